@@ -1,0 +1,1 @@
+"""The ``kazi`` command line: thin entrypoints over the service layer."""

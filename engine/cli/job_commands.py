@@ -1,0 +1,202 @@
+"""``kazi submit`` and ``kazi status``: batch scripts drive the engine through the service layer."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+
+from engine.bootstrap import EngineContext, get_context
+from engine.cli.app import app
+from engine.cli.embedded_worker import embedded_worker
+from engine.cli.status_view import render_status, task_table
+from engine.clients.service import ensure_client
+from engine.domain.job_stage import JobKind, JobStage, is_settled
+from engine.jobs import service
+from engine.jobs.errors import JobError
+from engine.jobs.intake import IncomingFile, submit_job
+from schemas.jobs import JobDetail, JobSpec, TaskView
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _load_spec(kind: JobKind, spec_path: Path | None) -> JobSpec:
+    raw: dict[str, Any] = {}
+    if spec_path is not None:
+        try:
+            loaded = yaml.safe_load(spec_path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise _fail(f"cannot read spec {spec_path}: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise _fail(f"spec {spec_path} must be a mapping of fields")
+        raw = dict(loaded or {})
+    if "kind" in raw and raw["kind"] != kind.value:
+        raise _fail(f"--kind {kind.value} contradicts kind {raw['kind']!r} in {spec_path}")
+    raw["kind"] = kind.value
+    try:
+        return JobSpec.model_validate(raw)
+    except ValidationError as exc:
+        lines = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors()
+        )
+        raise _fail(f"invalid job spec: {lines}") from exc
+
+
+def _task_json(task: TaskView) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": task.id,
+        "kind": task.kind,
+        "source": task.source_filename,
+        "source_id": task.source,
+        "seq": task.seq,
+        "status": task.status,
+    }
+    if task.start is not None:
+        item["start"], item["end"] = task.start, task.end
+    if task.box is not None:
+        item["box"] = task.box
+    item["media_url"] = task.media_url
+    return item
+
+
+def _all_tasks(ctx: EngineContext, client_id: str, job_id: str) -> list[TaskView]:
+    expiry = timedelta(seconds=ctx.settings.presign_expiry_seconds)
+    tasks: list[TaskView] = []
+    with ctx.sessions() as session:
+        while True:
+            page = service.list_tasks(
+                session,
+                client_id,
+                job_id,
+                1000,
+                len(tasks),
+                media_url=lambda key: ctx.store.presigned_get_url(key, expiry),
+            )
+            tasks.extend(page.items)
+            if not page.items or len(tasks) >= page.total:
+                return tasks
+
+
+def _detail(ctx: EngineContext, client_id: str, job_id: str) -> JobDetail:
+    with ctx.sessions() as session:
+        return service.get_job_detail(session, client_id, job_id)
+
+
+def _wait(ctx: EngineContext, client_id: str, job_id: str, show: bool, timeout: float) -> JobDetail:
+    deadline = time.monotonic() + timeout
+    console = Console(stderr=True)
+    detail = _detail(ctx, client_id, job_id)
+    with ExitStack() as stack:
+        live = None
+        if show:
+            from rich.live import Live
+
+            live = stack.enter_context(
+                Live(render_status(detail), console=console, transient=False)
+            )
+        while not is_settled(detail.kind, JobStage(detail.stage)):
+            if time.monotonic() > deadline:
+                raise _fail(f"job {job_id} still in stage {detail.stage} after {timeout:.0f} s", 3)
+            time.sleep(0.5)
+            detail = _detail(ctx, client_id, job_id)
+            if live is not None:
+                live.update(render_status(detail))
+    return detail
+
+
+@app.command()
+def submit(
+    files: Annotated[list[Path], typer.Argument(help="Audio or image files", exists=False)],
+    kind: Annotated[JobKind, typer.Option("--kind", help="Job kind")],
+    spec: Annotated[Path | None, typer.Option("--spec", help="Job spec (YAML or JSON)")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the pipeline settles")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most")] = 3600.0,
+) -> None:
+    """Submit FILES as one job."""
+    job_spec = _load_spec(kind, spec)
+    for path in files:
+        if not path.is_file():
+            raise _fail(f"{path}: no such file")
+    ctx = get_context()
+    with ctx.sessions() as session:
+        client_id = ensure_client(session, ctx.settings.local_client_name)
+        session.commit()
+    from workers.dispatch import enqueue_split
+
+    with ExitStack() as stack:
+        streams = [stack.enter_context(path.open("rb")) for path in files]
+        incoming = [IncomingFile(p.name, s) for p, s in zip(files, streams, strict=True)]
+        with ctx.sessions() as session:
+            try:
+                job = submit_job(
+                    session,
+                    ctx.store,
+                    client_id=client_id,
+                    spec=job_spec,
+                    files=incoming,
+                    max_upload_bytes=ctx.settings.max_upload_bytes,
+                    max_files=ctx.settings.max_files_per_job,
+                    enqueue_split=enqueue_split,
+                )
+            except JobError as exc:
+                raise _fail(exc.message) from exc
+    if not as_json:
+        err.print(f"submitted job [bold]{job.id}[/bold]")
+    detail = _detail(ctx, client_id, job.id)
+    if wait:
+        with embedded_worker(ctx.settings):
+            detail = _wait(ctx, client_id, job.id, show=not as_json, timeout=timeout)
+    if as_json:
+        out = {
+            "id": detail.id,
+            "status": detail.stage,
+            "failure_reason": detail.failure_reason,
+            "sources": [s.model_dump(mode="json") for s in detail.sources],
+            "tasks": [_task_json(t) for t in _all_tasks(ctx, client_id, job.id)],
+        }
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    elif wait:
+        console = Console()
+        console.print(task_table(_all_tasks(ctx, client_id, job.id)))
+        console.print(f"job {job.id}: {detail.stage}")
+    else:
+        typer.echo(job.id)
+    if detail.stage == JobStage.FAILED.value:
+        if not as_json:
+            err.print(f"[red]job failed:[/red] {detail.failure_reason}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    job_id: Annotated[str, typer.Argument(help="Job id")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Show a job's stage and per-stage progress."""
+    ctx = get_context()
+    with ctx.sessions() as session:
+        client_id = ensure_client(session, ctx.settings.local_client_name)
+        session.commit()
+    try:
+        detail = _detail(ctx, client_id, job_id)
+    except JobError as exc:
+        raise _fail(exc.message, 1) from exc
+    if as_json:
+        sys.stdout.write(detail.model_dump_json(indent=2) + "\n")
+    else:
+        Console().print(render_status(detail))

@@ -1,0 +1,15 @@
+"""The ``kazi`` console script: imports every command module so each attaches to ``app``."""
+
+from engine.cli import job_commands, service_commands  # noqa: F401
+from engine.cli.app import app
+
+for _optional in ("engine.cli.eval_asr", "engine.cli.eval_consensus"):
+    # Eval commands arrive module by module; the CLI works without them.
+    try:
+        __import__(_optional)
+    except ModuleNotFoundError as exc:
+        if exc.name != _optional:
+            raise
+
+if __name__ == "__main__":
+    app()

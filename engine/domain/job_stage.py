@@ -1,0 +1,64 @@
+"""Job stages and the transitions between them (pure)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobKind(StrEnum):
+    TRANSCRIPTION = "transcription"
+    IMAGE_CLASSIFICATION = "image_classification"
+    IMAGE_BOXES = "image_boxes"
+
+    @property
+    def media_type(self) -> str:
+        return "audio" if self is JobKind.TRANSCRIPTION else "image"
+
+    @property
+    def needs_labels(self) -> bool:
+        return self is not JobKind.TRANSCRIPTION
+
+
+class JobStage(StrEnum):
+    RECEIVED = "received"
+    SPLITTING = "splitting"
+    # Tasks exist; audio jobs go on to drafting, image jobs wait for the labeling stage.
+    SPLIT = "split"
+    DRAFTING = "drafting"
+    DRAFTED = "drafted"
+    FAILED = "failed"
+
+
+ALLOWED_TRANSITIONS: dict[JobStage, frozenset[JobStage]] = {
+    JobStage.RECEIVED: frozenset({JobStage.SPLITTING, JobStage.FAILED}),
+    # X -> X is a redelivered task picking the job up again.
+    JobStage.SPLITTING: frozenset({JobStage.SPLITTING, JobStage.SPLIT, JobStage.FAILED}),
+    JobStage.SPLIT: frozenset({JobStage.SPLITTING, JobStage.DRAFTING}),
+    JobStage.DRAFTING: frozenset({JobStage.DRAFTING, JobStage.DRAFTED, JobStage.FAILED}),
+    # Drafting again with another model version keeps the earlier drafts.
+    JobStage.DRAFTED: frozenset({JobStage.DRAFTING}),
+    JobStage.FAILED: frozenset(),
+}
+
+
+class StageTransitionError(ValueError):
+    pass
+
+
+def check_transition(current: JobStage, target: JobStage) -> None:
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise StageTransitionError(f"job cannot move from {current.value!r} to {target.value!r}")
+
+
+def is_settled(kind: JobKind, stage: JobStage) -> bool:
+    """True when the engine has no queued work of its own left for the job (a waiting client
+    stops here): audio jobs after drafting, image jobs after splitting."""
+    if stage is JobStage.FAILED:
+        return True
+    if kind is JobKind.TRANSCRIPTION:
+        return stage is JobStage.DRAFTED
+    return stage is JobStage.SPLIT
+
+
+def needs_drafts(kind: JobKind) -> bool:
+    return kind is JobKind.TRANSCRIPTION

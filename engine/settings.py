@@ -1,0 +1,95 @@
+"""Engine settings, read from the environment (prefix ``KAZI_``) and an optional ``.env``.
+
+Defaults are the embedded ones, so a fresh clone runs with no server: SQLite under ``./var``,
+a local-directory object store and a filesystem Celery broker. Production sets PostgreSQL,
+Redis and MinIO/S3 URLs (see ``configs/example.env``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAZI_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Path("var")
+
+    # Database. Empty means the embedded SQLite file under var_dir.
+    database_url: str = ""
+
+    # Object store: "local" (directory) or "s3" (MinIO or any S3 endpoint).
+    store_backend: str = "local"
+    store_dir: Path | None = None
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = "minioadmin"
+    s3_secret_key: str = "minioadmin"
+    s3_bucket: str = "kazi"
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    presign_expiry_seconds: int = 3600
+
+    # Public base URL of the engine API; signed media links for the local store point here.
+    public_url: str = "http://127.0.0.1:8000"
+    # Secret for signed media URLs and webhook payloads. Set it in production.
+    signing_secret: str = "kazi-dev-signing-secret"
+
+    # Celery. Empty broker means the embedded filesystem transport under var_dir.
+    broker_url: str = ""
+    result_backend: str = ""
+    # Prefix for every broker key (Redis), so several deployments or test runs can share a server.
+    broker_key_prefix: str = ""
+    # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
+    broker_visibility_timeout: int = 3600
+
+    # Label Studio.
+    label_studio_url: str = "http://127.0.0.1:8080"
+    label_studio_token: str = ""
+
+    # Intake limits.
+    max_upload_bytes: int = 2 * 1024**3
+    max_files_per_job: int = 1000
+    max_image_pixels: int = 100_000_000
+
+    # Splitting defaults (a job spec may override the per-job ones).
+    max_segment_seconds: float = 30.0
+    segment_overlap_seconds: float = 0.5
+    tile_threshold_px: int = 2048
+    tile_size_px: int = 1024
+    tile_overlap_px: int = 128
+
+    # Local client used by the CLI when it runs without an API server.
+    local_client_name: str = "local"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    worker_concurrency: int | None = Field(default=None, description="None: one process per core")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'kazi.sqlite3').resolve()}"
+
+    def resolved_store_dir(self) -> Path:
+        return (self.store_dir or self.var_dir / "objects").resolve()
+
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    def resolved_result_backend(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        return f"db+sqlite:///{(self.var_dir / 'celery-results.sqlite3').resolve()}"
+
+    def broker_folder(self) -> Path:
+        return (self.var_dir / "broker").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,156 @@
+"""Job specs and job API payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.domain.job_stage import JobKind
+
+
+class PayRate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal = Field(ge=0, description="What a worker earns per unit")
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    per: Literal["task", "audio_minute"] = "task"
+
+
+class JobSpec(BaseModel):
+    """What the client orders. Unknown fields are refused so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: JobKind
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    labels: list[str] = Field(default_factory=list, description="Classes for labeling kinds")
+    overlap: int = Field(default=2, ge=1, le=15, description="Answers per task, distinct workers")
+    gold_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
+    max_segment_seconds: float = Field(default=30.0, gt=0.0, le=600.0)
+    segment_overlap_seconds: float = Field(default=0.5, ge=0.0)
+    pay_rate: PayRate | None = None
+    deadline: datetime | None = None
+    callback_url: AnyHttpUrl | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _clean_labels(cls, labels: list[str]) -> list[str]:
+        cleaned = [label.strip() for label in labels]
+        if any(not label for label in cleaned):
+            raise ValueError("labels must not be empty strings")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("labels must be unique")
+        return cleaned
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware_deadline(cls, deadline: datetime | None) -> datetime | None:
+        if deadline is not None and deadline.tzinfo is None:
+            raise ValueError("deadline must include a timezone, e.g. 2026-12-01T12:00:00Z")
+        return deadline
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobSpec:
+        if self.kind.needs_labels and len(self.labels) < (
+            2 if self.kind is JobKind.IMAGE_CLASSIFICATION else 1
+        ):
+            needed = (
+                "at least two labels" if self.kind is JobKind.IMAGE_CLASSIFICATION else "labels"
+            )
+            raise ValueError(f"a {self.kind.value} job needs {needed}")
+        if self.kind is JobKind.TRANSCRIPTION and self.labels:
+            raise ValueError("a transcription job takes no labels")
+        if self.segment_overlap_seconds >= self.max_segment_seconds:
+            raise ValueError("segment_overlap_seconds must be smaller than max_segment_seconds")
+        if self.deadline is not None and self.deadline <= datetime.now(UTC):
+            raise ValueError("deadline is in the past")
+        return self
+
+
+class SourceRef(BaseModel):
+    """An object already in the store (for example uploaded with a presigned PUT URL)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=1024)
+    filename: str | None = Field(default=None, max_length=255)
+
+
+class JobFromObjects(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: JobSpec
+    sources: list[SourceRef] = Field(min_length=1)
+
+
+class StageEvent(BaseModel):
+    stage: str
+    at: datetime
+    detail: str | None = None
+
+
+class SourceStatus(BaseModel):
+    id: str
+    filename: str
+    media_type: str
+    sha256: str
+    size_bytes: int
+    status: str
+    duration_seconds: float | None = None
+    width: int | None = None
+    height: int | None = None
+    failure_reason: str | None = None
+
+
+class JobSummary(BaseModel):
+    id: str
+    kind: JobKind
+    stage: str
+    failure_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobDetail(JobSummary):
+    spec: JobSpec
+    sources: list[SourceStatus]
+    task_counts: dict[str, int] = Field(description="Tasks per status")
+    tasks_total: int
+    stage_history: list[StageEvent]
+
+
+class JobPage(BaseModel):
+    items: list[JobSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class TaskView(BaseModel):
+    id: str
+    kind: str
+    source: str = Field(description="Source media id")
+    source_filename: str
+    seq: int
+    status: str
+    start: float | None = None
+    end: float | None = None
+    box: list[int] | None = Field(default=None, description="[x, y, w, h] in source pixels")
+    media_url: str | None = None
+    lowres_media_url: str | None = None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskView]
+    total: int
+    limit: int
+    offset: int
+
+
+class UploadUrl(BaseModel):
+    key: str
+    url: str
+    expires_at: datetime

@@ -1,0 +1,13 @@
+"""Send pipeline tasks by name, so entrypoints need not import task modules."""
+
+from __future__ import annotations
+
+from workers.celery_app import app
+
+
+def enqueue_split(job_id: str) -> None:
+    app.send_task("kazi.ingest.split_job", args=[job_id], queue="ingest")
+
+
+def enqueue_drafts(job_id: str) -> None:
+    app.send_task("kazi.asr.draft_job", args=[job_id], queue="asr")
