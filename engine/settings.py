@@ -46,9 +46,20 @@ class Settings(BaseSettings):
     # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
     broker_visibility_timeout: int = 3600
 
-    # Label Studio.
+    # Label Studio. An empty token means jobs are published to the worker API only.
     label_studio_url: str = "http://127.0.0.1:8080"
     label_studio_token: str = ""
+    # Shared secret Label Studio sends with every webhook (header X-Kazi-Webhook-Secret).
+    webhook_secret: str = "kazi-dev-webhook-secret"
+    # How often beat pulls annotations the webhooks may have missed.
+    reconcile_seconds: int = 300
+    # Tasks imported per Label Studio request.
+    label_studio_import_batch: int = 500
+
+    # Distribution.
+    lease_seconds: int = 900
+    # Trainees see gold tasks at least this often, whatever the job's gold ratio.
+    trainee_gold_ratio: float = 0.2
 
     # Intake limits.
     max_upload_bytes: int = 2 * 1024**3

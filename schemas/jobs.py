@@ -19,6 +19,34 @@ class PayRate(BaseModel):
     per: Literal["task", "audio_minute"] = "task"
 
 
+class GoldBox(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    x: float = Field(ge=0)
+    y: float = Field(ge=0)
+    w: float = Field(gt=0)
+    h: float = Field(gt=0)
+
+
+class GoldItem(BaseModel):
+    """A file of the job whose right answer is known: its tasks become gold tasks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=255)
+    text: str | None = Field(default=None, description="transcription: the exact transcript")
+    label: str | None = Field(default=None, description="image_classification: the class")
+    boxes: list[GoldBox] | None = Field(default=None, description="image_boxes, source pixels")
+
+    def answer(self) -> dict[str, object]:
+        if self.text is not None:
+            return {"text": self.text}
+        if self.label is not None:
+            return {"label": self.label}
+        return {"boxes": [b.model_dump() for b in self.boxes or []]}
+
+
 class JobSpec(BaseModel):
     """What the client orders. Unknown fields are refused so typos do not pass silently."""
 
@@ -34,6 +62,9 @@ class JobSpec(BaseModel):
     pay_rate: PayRate | None = None
     deadline: datetime | None = None
     callback_url: AnyHttpUrl | None = None
+    gold: list[GoldItem] = Field(
+        default_factory=list, description="Files of this job with known answers (gold tasks)"
+    )
 
     @field_validator("labels")
     @classmethod
@@ -67,7 +98,32 @@ class JobSpec(BaseModel):
             raise ValueError("segment_overlap_seconds must be smaller than max_segment_seconds")
         if self.deadline is not None and self.deadline <= datetime.now(UTC):
             raise ValueError("deadline is in the past")
+        self._check_gold()
         return self
+
+    def _check_gold(self) -> None:
+        names = [g.filename for g in self.gold]
+        if len(set(names)) != len(names):
+            raise ValueError("gold lists a filename twice")
+        field = {
+            JobKind.TRANSCRIPTION: "text",
+            JobKind.IMAGE_CLASSIFICATION: "label",
+            JobKind.IMAGE_BOXES: "boxes",
+        }[self.kind]
+        for item in self.gold:
+            given = [f for f in ("text", "label", "boxes") if getattr(item, f) is not None]
+            if given != [field]:
+                raise ValueError(f"gold {item.filename!r}: a {self.kind.value} job needs '{field}'")
+            if item.label is not None and item.label not in self.labels:
+                raise ValueError(f"gold {item.filename!r}: label {item.label!r} is not a job label")
+            for box in item.boxes or []:
+                if box.label not in self.labels:
+                    raise ValueError(
+                        f"gold {item.filename!r}: box label {box.label!r} is not a job label"
+                    )
+
+    def gold_answers(self) -> dict[str, dict[str, object]]:
+        return {g.filename: g.answer() for g in self.gold}
 
 
 class SourceRef(BaseModel):

@@ -9,9 +9,11 @@ from sqlalchemy.exc import OperationalError
 
 from engine.asr.whisper_drafter import get_drafter
 from engine.bootstrap import get_context
+from engine.domain.job_stage import JobStage
 from engine.drafting.service import draft_batch, finish_drafting, start_drafting
 from engine.storage.object_store import TransientStorageError
 from workers.celery_app import TRANSIENT_RETRY, app
+from workers.dispatch import enqueue_publish
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ def draft_job_task(job_id: str) -> int:
     )
     for task_ids in batches:
         draft_batch_task.apply_async(args=[job_id, task_ids], queue="asr")
+    if not batches and finish_drafting(ctx.sessions, job_id, drafter.model_version) in (
+        JobStage.DRAFTED,
+    ):
+        enqueue_publish(job_id)
     return len(batches)
 
 
@@ -56,5 +62,7 @@ def draft_batch_task(job_id: str, task_ids: list[str]) -> int:
     ctx = get_context()
     drafter = get_drafter()
     added = draft_batch(ctx.sessions, ctx.store, drafter, job_id, task_ids)
-    finish_drafting(ctx.sessions, job_id, drafter.model_version)
+    if finish_drafting(ctx.sessions, job_id, drafter.model_version) is JobStage.DRAFTED:
+        # Any batch may be the last; publishing is idempotent, so a second send is harmless.
+        enqueue_publish(job_id)
     return added

@@ -13,7 +13,7 @@ from engine.settings import Settings, get_settings
 
 QUEUES = ("ingest", "asr", "publish", "score", "assemble")
 
-TASK_MODULES = ["workers.ingest", "workers.asr"]
+TASK_MODULES = ["workers.ingest", "workers.asr", "workers.publish"]
 
 # Retry policy for transient I/O failures (object store, database connection).
 TRANSIENT_RETRY: dict[str, object] = {
@@ -64,6 +64,11 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "requeue-stalled-jobs": {"task": "kazi.ingest.requeue_stalled", "schedule": 60.0},
+            "expire-leases": {"task": "kazi.publish.expire_leases", "schedule": 60.0},
+            "reconcile-label-studio": {
+                "task": "kazi.publish.reconcile",
+                "schedule": float(settings.reconcile_seconds),
+            },
         },
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
     )

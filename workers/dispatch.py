@@ -11,3 +11,7 @@ def enqueue_split(job_id: str) -> None:
 
 def enqueue_drafts(job_id: str) -> None:
     app.send_task("kazi.asr.draft_job", args=[job_id], queue="asr")
+
+
+def enqueue_publish(job_id: str) -> None:
+    app.send_task("kazi.publish.publish_job", args=[job_id], queue="publish")

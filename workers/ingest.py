@@ -11,7 +11,7 @@ from engine.jobs.service import job_needs_drafts
 from engine.splitting.service import split_job
 from engine.storage.object_store import TransientStorageError
 from workers.celery_app import TRANSIENT_RETRY, app
-from workers.dispatch import enqueue_drafts, enqueue_split
+from workers.dispatch import enqueue_drafts, enqueue_publish, enqueue_split
 
 
 @app.task(
@@ -22,8 +22,11 @@ from workers.dispatch import enqueue_drafts, enqueue_split
 def split_job_task(job_id: str) -> str | None:
     ctx = get_context()
     stage = split_job(ctx.sessions, ctx.store, job_id, ctx.tiling)
-    if stage is JobStage.SPLIT and job_needs_drafts(ctx.sessions, job_id):
-        enqueue_drafts(job_id)
+    if stage is JobStage.SPLIT:
+        if job_needs_drafts(ctx.sessions, job_id):
+            enqueue_drafts(job_id)
+        else:
+            enqueue_publish(job_id)
     return stage.value if stage else None
 
 

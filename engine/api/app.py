@@ -8,7 +8,9 @@ from fastapi.responses import JSONResponse
 from engine.bootstrap import EngineContext, get_context
 from engine.jobs.endpoints import router as jobs_router
 from engine.jobs.errors import JobError
+from engine.label_studio_sync.endpoints import router as hooks_router
 from engine.media_links.endpoints import router as media_router
+from engine.work.endpoints import router as work_router
 
 
 def create_app(ctx: EngineContext | None = None) -> FastAPI:
@@ -41,4 +43,6 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
 
     app.include_router(jobs_router)
     app.include_router(media_router)
+    app.include_router(work_router)
+    app.include_router(hooks_router)
     return app

@@ -1,6 +1,6 @@
 """The ``kazi`` console script: imports every command module so each attaches to ``app``."""
 
-from engine.cli import job_commands, service_commands  # noqa: F401
+from engine.cli import job_commands, service_commands, worker_commands  # noqa: F401
 from engine.cli.app import app
 
 for _optional in ("engine.cli.eval_asr", "engine.cli.eval_consensus"):

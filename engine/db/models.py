@@ -121,6 +121,9 @@ class TaskRow(Base):
     hard_cut: Mapped[bool | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(20), default="ready")
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Gold tasks carry a known answer; workers cannot tell them from the others.
+    is_gold: Mapped[bool] = mapped_column(default=False)
+    gold_answer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -139,3 +142,125 @@ class DraftRow(Base):
     low_confidence_words: Mapped[int] = mapped_column(Integer, default=0)
     object_key: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerRow(Base):
+    """A trainee, qualified worker or reviewer of the programme (not tied to one client)."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(100), unique=True)
+    tier: Mapped[str] = mapped_column(String(20), default="trainee")
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | paused
+    # Only stored when the worker consented; used for fairness reporting, never for routing.
+    demographics: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    key_prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    ls_user_id: Mapped[int | None] = mapped_column(Integer, unique=True, default=None)
+    ls_email: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The worker's own Label Studio token (the free edition cannot read it back later).
+    ls_token: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssignmentRow(Base):
+    """One answer slot of a task. Regular tasks get ``overlap`` slots (replica 0..n-1), made when
+    the job is published; gold tasks get one slot per worker, made when it is leased."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("task_id", "replica", name="uq_assignments_task_replica"),
+        Index("ix_assignments_job_state", "job_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    replica: Mapped[int | None] = mapped_column(Integer, default=None)  # None: a gold slot
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open | leased | answered
+    worker_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="SET NULL"), default=None, index=True
+    )
+    lease_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    answer_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class LeaseRow(Base):
+    """Every lease ever handed out, so a late or repeated submit can be judged."""
+
+    __tablename__ = "leases"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # api | label_studio
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # submitted | released | expired
+    outcome: Mapped[str | None] = mapped_column(String(20), default=None)
+
+
+class AnswerRow(Base):
+    """One worker's answer to one task (a worker answers a task at most once)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("task_id", "worker_id", name="uq_answers_task_worker"),
+        UniqueConstraint("worker_id", "client_answer_id", name="uq_answers_client_id"),
+        Index("ix_answers_job", "job_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    lease_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    replica: Mapped[int | None] = mapped_column(Integer, default=None)
+    is_gold: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(20))  # api | label_studio
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    time_spent_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    client_answer_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    ls_annotation_id: Mapped[int | None] = mapped_column(Integer, unique=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RefusedAnnotationRow(Base):
+    """A Label Studio annotation the engine did not count, kept with why (never silently lost)."""
+
+    __tablename__ = "refused_annotations"
+
+    ls_annotation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ls_project_id: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    worker_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelStudioProjectRow(Base):
+    __tablename__ = "label_studio_projects"
+    __table_args__ = (UniqueConstraint("job_id", "role", "replica", name="uq_ls_projects_job"),)
+
+    ls_project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # work | review
+    replica: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelStudioTaskRow(Base):
+    __tablename__ = "label_studio_tasks"
+    __table_args__ = (UniqueConstraint("ls_project_id", "task_id", name="uq_ls_tasks_project"),)
+
+    ls_task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ls_project_id: Mapped[int] = mapped_column(Integer, index=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    replica: Mapped[int] = mapped_column(Integer, default=0)

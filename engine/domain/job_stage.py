@@ -26,6 +26,10 @@ class JobStage(StrEnum):
     SPLIT = "split"
     DRAFTING = "drafting"
     DRAFTED = "drafted"
+    # Answer slots and Label Studio projects are being made.
+    PUBLISHING = "publishing"
+    # Tasks are out for work: workers lease and answer them.
+    LABELING = "labeling"
     FAILED = "failed"
 
 
@@ -33,10 +37,12 @@ ALLOWED_TRANSITIONS: dict[JobStage, frozenset[JobStage]] = {
     JobStage.RECEIVED: frozenset({JobStage.SPLITTING, JobStage.FAILED}),
     # X -> X is a redelivered task picking the job up again.
     JobStage.SPLITTING: frozenset({JobStage.SPLITTING, JobStage.SPLIT, JobStage.FAILED}),
-    JobStage.SPLIT: frozenset({JobStage.SPLITTING, JobStage.DRAFTING}),
+    JobStage.SPLIT: frozenset({JobStage.SPLITTING, JobStage.DRAFTING, JobStage.PUBLISHING}),
     JobStage.DRAFTING: frozenset({JobStage.DRAFTING, JobStage.DRAFTED, JobStage.FAILED}),
     # Drafting again with another model version keeps the earlier drafts.
-    JobStage.DRAFTED: frozenset({JobStage.DRAFTING}),
+    JobStage.DRAFTED: frozenset({JobStage.DRAFTING, JobStage.PUBLISHING}),
+    JobStage.PUBLISHING: frozenset({JobStage.PUBLISHING, JobStage.LABELING, JobStage.FAILED}),
+    JobStage.LABELING: frozenset({JobStage.PUBLISHING}),
     JobStage.FAILED: frozenset(),
 }
 
@@ -52,12 +58,12 @@ def check_transition(current: JobStage, target: JobStage) -> None:
 
 def is_settled(kind: JobKind, stage: JobStage) -> bool:
     """True when the engine has no queued work of its own left for the job (a waiting client
-    stops here): audio jobs after drafting, image jobs after splitting."""
-    if stage is JobStage.FAILED:
-        return True
-    if kind is JobKind.TRANSCRIPTION:
-        return stage is JobStage.DRAFTED
-    return stage is JobStage.SPLIT
+    stops here): its tasks are out for work, or it failed."""
+    return stage in (JobStage.LABELING, JobStage.FAILED)
+
+
+def is_open_for_work(stage: str) -> bool:
+    return stage == JobStage.LABELING.value
 
 
 def needs_drafts(kind: JobKind) -> bool:

@@ -83,6 +83,18 @@ def _valid_key(key: str) -> bool:
     return True
 
 
+def _check_gold_names(spec: JobSpec, raw_names: Sequence[str | None]) -> None:
+    names = set()
+    for raw in raw_names:
+        try:
+            names.add(check_upload_filename(raw))
+        except BadFilename:
+            continue  # reported with its own message when the file is stored
+    missing = sorted(set(spec.gold_answers()) - names)
+    if missing:
+        raise InvalidUpload(f"gold names files that are not in the job: {', '.join(missing)}")
+
+
 def _check_kind(spec: JobSpec, filename: str, media_type: str) -> None:
     if media_type != spec.kind.media_type:
         raise UnsupportedUpload(
@@ -179,6 +191,7 @@ def submit_job(
         raise InvalidUpload("a job needs at least one file")
     if len(files) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(files)}")
+    _check_gold_names(spec, [f.filename for f in files])
     repo = JobRepository(session)
     job = _new_job(repo, client_id, spec)
     written: list[str] = []
@@ -221,6 +234,7 @@ def submit_job_from_objects(
     """Create a job from objects the client already put in the store under its own prefix."""
     if len(refs) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(refs)}")
+    _check_gold_names(spec, [ref.filename or ref.key.rsplit("/", 1)[-1] for ref in refs])
     own_prefix = client_prefix(client_id)
     for ref in refs:
         # Another tenant's object looks exactly like a missing one.

@@ -149,6 +149,16 @@ def _split_source(
             except MediaError as exc:
                 reason = f"{source.filename}: {exc.reason}"
             else:
+                gold = spec.gold_answers().get(source.filename)
+                if gold is not None:
+                    if len(tasks) != 1:
+                        source.status = "failed"
+                        source.failure_reason = (
+                            f"{source.filename}: a gold file must make exactly one task "
+                            f"(it made {len(tasks)}); use a shorter clip or a smaller image"
+                        )
+                        return source.failure_reason
+                    tasks[0].is_gold, tasks[0].gold_answer = True, gold
                 repo = JobRepository(session)
                 existing = repo.task_seqs(source.id)
                 repo.add_tasks([t for t in tasks if t.seq not in existing])

@@ -67,7 +67,7 @@ def test_submit_wait_json_on_embedded_defaults(embedded_run):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) >= {"id", "status", "tasks"}
-    assert out["status"] == "drafted"
+    assert out["status"] == "labeling"
     tasks = out["tasks"]
     assert len(tasks) >= 2
     for task in tasks:
@@ -115,7 +115,7 @@ def test_segments_play_through_the_api(embedded_run):
                 time.sleep(0.2)
         status = _kazi(["status", out["id"], "--json"], env)
         assert status.returncode == 0, status.stderr
-        assert json.loads(status.stdout)["stage"] == "drafted"
+        assert json.loads(status.stdout)["stage"] == "labeling"
         tasks = out["tasks"]
         with tempfile.TemporaryDirectory() as tmp:
             from engine.media.audio import probe_audio

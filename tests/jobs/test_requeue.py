@@ -34,8 +34,8 @@ def test_job_survives_a_broker_outage_and_is_requeued(ctx, celery_worker_process
         requeued = requeue_stalled_jobs(session, enqueue_split, older_than=timedelta(0))
     assert job.id in requeued
     assert (
-        wait_for_stage(ctx, job.id, {"drafted", "failed"}, worker=celery_worker_process)
-        == "drafted"
+        wait_for_stage(ctx, job.id, {"labeling", "failed"}, worker=celery_worker_process)
+        == "labeling"
     )
     with ctx.sessions() as session:
         assert job.id not in requeue_stalled_jobs(session, enqueue_split, older_than=timedelta(0))

@@ -44,10 +44,12 @@ def test_audio_job_is_drafted_and_stitched_close_to_the_reference(
     )
     job_id = resp.json()["id"]
     assert (
-        wait_for_stage(ctx, job_id, {"drafted", "failed"}, 300, celery_worker_process) == "drafted"
+        wait_for_stage(ctx, job_id, {"labeling", "failed"}, 300, celery_worker_process) == "labeling"
     )
     job = api.get(f"/v1/jobs/{job_id}", headers=auth).json()
-    assert [e["stage"] for e in job["stage_history"]][-2:] == ["drafting", "drafted"]
+    assert [e["stage"] for e in job["stage_history"]][-4:] == [
+        "drafting", "drafted", "publishing", "labeling"
+    ]  # fmt: skip
     rows = _drafts(ctx, job_id)
     assert len(rows) == job["tasks_total"] == len({task.id for _, task in rows})
     drafts = []
@@ -128,7 +130,7 @@ def test_worker_killed_mid_batch_leaves_every_draft_exactly_once(ctx):
     second = WorkerProcess()
     second.start(concurrency=1, extra_env=env)
     try:
-        assert wait_for_stage(ctx, job.id, {"drafted", "failed"}, 300, second) == "drafted"
+        assert wait_for_stage(ctx, job.id, {"labeling", "failed"}, 300, second) == "labeling"
     finally:
         second.stop()
     rows = _drafts(ctx, job.id)

@@ -17,9 +17,9 @@ from tests.media_samples import (
     zero_length_wav,
 )
 
-SETTLED = {"split", "failed"}
-# Audio jobs go on from split to drafting.
-AUDIO_DONE = {"drafted", "failed"}
+SETTLED = {"labeling", "failed"}
+# Audio jobs go on from split to drafting, then both kinds are published for work.
+AUDIO_DONE = {"labeling", "failed"}
 
 
 def _submit(api, auth, files, spec):  # type: ignore[no-untyped-def]
@@ -44,11 +44,13 @@ def test_audio_job_is_split_into_playable_segments(api, ctx, client_auth, celery
 
     _, auth = client_auth
     job_id = _submit(api, auth, [(HARVARD.name, HARVARD.read_bytes())], {"kind": "transcription"})
-    assert wait_for_stage(ctx, job_id, AUDIO_DONE, worker=celery_worker_process) == "drafted"
+    assert wait_for_stage(ctx, job_id, AUDIO_DONE, worker=celery_worker_process) == "labeling"
 
     job = api.get(f"/v1/jobs/{job_id}", headers=auth).json()
     stages = [e["stage"] for e in job["stage_history"]]
-    assert stages == ["received", "splitting", "split", "drafting", "drafted"]
+    assert stages == [
+        "received", "splitting", "split", "drafting", "drafted", "publishing", "labeling"
+    ]  # fmt: skip
     duration = job["sources"][0]["duration_seconds"]
     assert duration == pytest.approx(35.5, abs=0.3)
     tasks = _tasks(api, auth, job_id)
@@ -89,7 +91,7 @@ def test_large_image_is_tiled_and_small_one_is_one_task(
         [("big.png", png_bytes(5000, 3000)), ("small.png", png_bytes(800, 600, (9, 9, 9)))],
         {"kind": "image_boxes", "labels": ["car", "person"]},
     )
-    assert wait_for_stage(ctx, job_id, SETTLED, worker=celery_worker_process) == "split"
+    assert wait_for_stage(ctx, job_id, SETTLED, worker=celery_worker_process) == "labeling"
     tasks = _tasks(api, auth, job_id)
     big = [t for t in tasks if t["source_filename"] == "big.png"]
     small = [t for t in tasks if t["source_filename"] == "small.png"]
@@ -123,7 +125,7 @@ def test_bad_media_fails_only_its_job_with_a_reason(
     bad = _submit(api, auth, [(name, data)], spec)
     good = _submit(api, auth, [("ok.wav", speech_wav_bytes())], {"kind": "transcription"})
     assert wait_for_stage(ctx, bad, SETTLED, worker=celery_worker_process) == "failed"
-    assert wait_for_stage(ctx, good, AUDIO_DONE, worker=celery_worker_process) == "drafted"
+    assert wait_for_stage(ctx, good, AUDIO_DONE, worker=celery_worker_process) == "labeling"
     detail = api.get(f"/v1/jobs/{bad}", headers=auth).json()
     assert detail["failure_reason"].startswith("no usable media: " + reason)
     assert detail["sources"][0]["status"] == "failed"
@@ -144,7 +146,7 @@ def test_one_corrupt_file_fails_only_that_source(api, ctx, client_auth, celery_w
         [("good.wav", speech_wav_bytes()), ("cut.flac", truncated_flac())],
         {"kind": "transcription"},
     )
-    assert wait_for_stage(ctx, job_id, AUDIO_DONE, worker=celery_worker_process) == "drafted"
+    assert wait_for_stage(ctx, job_id, AUDIO_DONE, worker=celery_worker_process) == "labeling"
     detail = api.get(f"/v1/jobs/{job_id}", headers=auth).json()
     status = {s["filename"]: s for s in detail["sources"]}
     assert status["good.wav"]["status"] == "split"

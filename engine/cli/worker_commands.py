@@ -1,0 +1,104 @@
+"""``kazi workers``: register trainee workers and reviewers, link them to Label Studio."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated
+
+import typer
+
+from engine.cli.app import app
+
+workers_app = typer.Typer(help="Worker accounts.", no_args_is_help=True)
+app.add_typer(workers_app, name="workers")
+
+
+@workers_app.command("add")
+def workers_add(
+    handle: Annotated[str, typer.Argument(help="Short unique name, e.g. amina.k")],
+    tier: Annotated[str, typer.Option(help="trainee | qualified | reviewer")] = "trainee",
+    label_studio: Annotated[
+        bool, typer.Option(help="Also create the worker's Label Studio login")
+    ] = False,
+    password: Annotated[
+        str | None, typer.Option(help="Label Studio password (default: generated, shown once)")
+    ] = None,
+    demographics: Annotated[
+        str | None, typer.Option(help='Consented demographics as JSON, e.g. \'{"gender":"f"}\'')
+    ] = None,
+    consented: Annotated[bool, typer.Option(help="The worker consented to demographics")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Register a worker and print its worker-API key (shown once)."""
+    from engine.bootstrap import get_context
+    from engine.labeling.gateway_factory import label_studio_gateway
+    from engine.workforce.service import WorkerError, enrol_in_label_studio, register_worker
+
+    ctx = get_context()
+    try:
+        extra = json.loads(demographics) if demographics else None
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--demographics is not JSON: {exc}") from exc
+    out: dict[str, object] = {}
+    with ctx.sessions.begin() as session:
+        try:
+            created = register_worker(session, handle, tier, extra, consented)
+        except WorkerError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
+        out = {"id": created.id, "handle": created.handle, "tier": created.tier,
+               "api_key": created.api_key}  # fmt: skip
+        if label_studio:
+            gateway = label_studio_gateway(ctx.settings)
+            if gateway is None:
+                typer.echo("error: set KAZI_LABEL_STUDIO_TOKEN to link Label Studio", err=True)
+                raise typer.Exit(2)
+            pw = password or secrets.token_urlsafe(12)
+            out["label_studio_email"] = enrol_in_label_studio(session, gateway, created.id, pw)
+            out["label_studio_password"] = pw
+    if as_json:
+        typer.echo(json.dumps(out))
+    else:
+        for key, value in out.items():
+            typer.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+@workers_app.command("list")
+def workers_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List workers with their tier and status."""
+    from engine.bootstrap import get_context
+    from engine.workforce.repository import WorkerRepository
+
+    ctx = get_context()
+    with ctx.sessions() as session:
+        rows = [
+            {
+                "id": w.id,
+                "handle": w.handle,
+                "tier": w.tier,
+                "status": w.status,
+                "label_studio_email": w.ls_email,
+            }  # fmt: skip
+            for w in WorkerRepository(session).all()
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        typer.echo(f"{row['handle']:<24} {row['tier']:<10} {row['status']:<7} {row['id']}")
+
+
+@workers_app.command("pause")
+def workers_pause(handle: str, resume: Annotated[bool, typer.Option("--resume")] = False) -> None:
+    """Pause a worker from paid tasks (or --resume)."""
+    from engine.bootstrap import get_context
+    from engine.workforce.service import WorkerError, set_paused
+
+    with get_context().sessions.begin() as session:
+        try:
+            set_paused(session, handle, not resume)
+        except WorkerError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"{handle}: {'active' if resume else 'paused'}")

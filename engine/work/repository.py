@@ -1,0 +1,249 @@
+"""All SQL for answer slots, leases and answers.
+
+Leasing is one transaction per call: the worker's row is locked first (a worker's own calls run
+one at a time), then a free slot is claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+concurrent workers never wait on each other's rows, and a conditional UPDATE makes the claim
+safe on SQLite too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from engine.db.models import AnswerRow, AssignmentRow, JobRow, LeaseRow, TaskRow
+from engine.domain.job_stage import JobStage
+
+
+def _free(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        AssignmentRow.state == "open",
+        and_(AssignmentRow.state == "leased", AssignmentRow.expires_at <= now),
+    )
+
+
+class WorkRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def add_slots(self, job_id: str, task_ids: Sequence[str], overlap: int) -> int:
+        have = set(
+            self.session.execute(
+                select(AssignmentRow.task_id, AssignmentRow.replica).where(
+                    AssignmentRow.job_id == job_id, AssignmentRow.replica.is_not(None)
+                )
+            ).all()
+        )
+        rows = [
+            AssignmentRow(task_id=t, job_id=job_id, replica=r)
+            for t in task_ids
+            for r in range(overlap)
+            if (t, r) not in have
+        ]
+        self.session.add_all(rows)
+        self.session.flush()
+        return len(rows)
+
+    def workable_task_ids(self, job_id: str) -> list[str]:
+        """Regular (non-gold) tasks that workers should answer: not failed."""
+        return list(
+            self.session.scalars(
+                select(TaskRow.id)
+                .where(TaskRow.job_id == job_id, TaskRow.status != "failed", ~TaskRow.is_gold)
+                .order_by(TaskRow.source_id, TaskRow.seq)
+            )
+        )
+
+    def slot(self, assignment_id: int, *, for_update: bool = False) -> AssignmentRow | None:
+        stmt = select(AssignmentRow).where(AssignmentRow.id == assignment_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalar(stmt)
+
+    def slot_for(self, task_id: str, replica: int) -> AssignmentRow | None:
+        return self.session.scalar(
+            select(AssignmentRow).where(
+                AssignmentRow.task_id == task_id, AssignmentRow.replica == replica
+            )
+        )
+
+    def live_lease_of(self, worker_id: str, now: datetime) -> LeaseRow | None:
+        return self.session.scalar(
+            select(LeaseRow)
+            .where(
+                LeaseRow.worker_id == worker_id,
+                LeaseRow.outcome.is_(None),
+                LeaseRow.expires_at > now,
+            )
+            .order_by(LeaseRow.created_at.desc())
+            .limit(1)
+        )
+
+    def held_lease_on(self, task_id: str, worker_id: str) -> LeaseRow | None:
+        """The worker's open lease on a task whose slot nobody else took since."""
+        return self.session.scalar(
+            select(LeaseRow)
+            .join(AssignmentRow, AssignmentRow.lease_id == LeaseRow.id)
+            .where(
+                LeaseRow.task_id == task_id,
+                LeaseRow.worker_id == worker_id,
+                LeaseRow.outcome.is_(None),
+                AssignmentRow.state == "leased",
+            )
+            .limit(1)
+        )
+
+    def find_free_slot(
+        self, worker_id: str, now: datetime, job_id: str | None, task_id: str | None = None
+    ) -> AssignmentRow | None:
+        """A free regular slot of an open job, on a task this worker has not answered or
+        does not hold now."""
+        mine = aliased(AssignmentRow)
+        stmt = (
+            select(AssignmentRow)
+            .join(JobRow, JobRow.id == AssignmentRow.job_id)
+            .where(
+                JobRow.stage == JobStage.LABELING.value,
+                AssignmentRow.replica.is_not(None),
+                _free(now),
+                ~exists().where(
+                    AnswerRow.task_id == AssignmentRow.task_id, AnswerRow.worker_id == worker_id
+                ),
+                ~exists().where(
+                    mine.task_id == AssignmentRow.task_id,
+                    mine.worker_id == worker_id,
+                    mine.state == "leased",
+                    mine.expires_at > now,
+                ),
+            )
+            .order_by(JobRow.created_at, AssignmentRow.id)
+            .limit(1)
+            .with_for_update(of=AssignmentRow, skip_locked=True)
+        )
+        if job_id is not None:
+            stmt = stmt.where(AssignmentRow.job_id == job_id)
+        if task_id is not None:
+            stmt = stmt.where(AssignmentRow.task_id == task_id)
+        return self.session.scalar(stmt)
+
+    def find_gold_task(self, worker_id: str, job_id: str | None) -> TaskRow | None:
+        stmt = (
+            select(TaskRow)
+            .join(JobRow, JobRow.id == TaskRow.job_id)
+            .where(
+                TaskRow.is_gold,
+                TaskRow.status != "failed",
+                JobRow.stage == JobStage.LABELING.value,
+                ~exists().where(AnswerRow.task_id == TaskRow.id, AnswerRow.worker_id == worker_id),
+            )
+            .order_by(func.random())
+            .limit(1)
+        )
+        if job_id is not None:
+            stmt = stmt.where(TaskRow.job_id == job_id)
+        return self.session.scalar(stmt)
+
+    def gold_slot(self, task_id: str, worker_id: str) -> AssignmentRow | None:
+        return self.session.scalar(
+            select(AssignmentRow).where(
+                AssignmentRow.task_id == task_id,
+                AssignmentRow.worker_id == worker_id,
+                AssignmentRow.replica.is_(None),
+            )
+        )
+
+    def add_slot(self, slot: AssignmentRow) -> None:
+        self.session.add(slot)
+        self.session.flush()
+
+    def claim(
+        self, slot_id: int, worker_id: str, lease_id: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Take a free slot; False when someone else took it first."""
+        result = self.session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.id == slot_id, _free(now))
+            .values(state="leased", worker_id=worker_id, lease_id=lease_id, expires_at=expires_at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def claim_gold(self, slot_id: int, worker_id: str, lease_id: str, expires_at: datetime) -> None:
+        self.session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.id == slot_id)
+            .values(state="leased", worker_id=worker_id, lease_id=lease_id, expires_at=expires_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    def open_slot(self, slot: AssignmentRow) -> None:
+        slot.state, slot.worker_id, slot.lease_id, slot.expires_at = "open", None, None, None
+
+    # -- leases ------------------------------------------------------------------------------
+
+    def add_lease(self, lease: LeaseRow) -> None:
+        self.session.add(lease)
+        self.session.flush()
+
+    def lease(self, lease_id: str, *, for_update: bool = False) -> LeaseRow | None:
+        stmt = select(LeaseRow).where(LeaseRow.id == lease_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalar(stmt)
+
+    def expire_leases(self, now: datetime) -> int:
+        """Return run-out slots to the pool and close their leases; returns how many."""
+        self.session.execute(
+            update(LeaseRow)
+            .where(LeaseRow.outcome.is_(None), LeaseRow.expires_at <= now)
+            .values(outcome="expired", ended_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = self.session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.state == "leased", AssignmentRow.expires_at <= now)
+            .values(state="open", worker_id=None, lease_id=None, expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def add_answer(self, answer: AnswerRow) -> None:
+        self.session.add(answer)
+        self.session.flush()
+
+    def answer_by_client_id(self, worker_id: str, client_answer_id: str) -> AnswerRow | None:
+        return self.session.scalar(
+            select(AnswerRow).where(
+                AnswerRow.worker_id == worker_id, AnswerRow.client_answer_id == client_answer_id
+            )
+        )
+
+    def answer_of(self, task_id: str, worker_id: str) -> AnswerRow | None:
+        return self.session.scalar(
+            select(AnswerRow).where(AnswerRow.task_id == task_id, AnswerRow.worker_id == worker_id)
+        )
+
+    def answer_by_annotation(self, ls_annotation_id: int) -> AnswerRow | None:
+        return self.session.scalar(
+            select(AnswerRow).where(AnswerRow.ls_annotation_id == ls_annotation_id)
+        )
+
+    def answers_for_job(self, job_id: str) -> Sequence[AnswerRow]:
+        return self.session.scalars(
+            select(AnswerRow).where(AnswerRow.job_id == job_id).order_by(AnswerRow.id)
+        ).all()
+
+    def slot_counts(self, job_id: str) -> dict[str, int]:
+        rows = self.session.execute(
+            select(AssignmentRow.state, func.count())
+            .where(AssignmentRow.job_id == job_id, AssignmentRow.replica.is_not(None))
+            .group_by(AssignmentRow.state)
+        ).all()
+        return {state: int(n) for state, n in rows}

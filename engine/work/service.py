@@ -1,0 +1,420 @@
+"""Handing out work and taking answers in (the distribution use cases).
+
+Rules: each regular task collects exactly ``overlap`` answers from distinct workers; a worker
+holds at most one live lease; leases run out (default 15 minutes) and their slots go back to the
+pool, so no lock stays stuck; gold tasks are mixed in at the job's gold ratio (higher for
+trainees) and look like any other task; a submit is idempotent by the client's answer id.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.db.models import AnswerRow, AssignmentRow, JobRow, LeaseRow, TaskRow, WorkerRow
+from engine.domain.answer_rules import AnswerError, normalize_answer
+from engine.domain.job_stage import JobKind, is_open_for_work
+from engine.domain.lease_rules import (
+    SlotState,
+    SlotView,
+    WorkerTier,
+    gold_ratio_for,
+    is_live,
+    lease_expiry,
+    serve_gold,
+    slot_is_free,
+    submit_keeps_own_slot,
+)
+from engine.drafting.repository import DraftRepository
+from engine.jobs.repository import JobRepository
+from engine.work.repository import WorkRepository
+from engine.workforce.repository import WorkerRepository
+from schemas.jobs import JobSpec
+
+
+class WorkError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class LeaseNotFound(WorkError):
+    status_code = 404
+
+
+class SubmitRefused(WorkError):
+    status_code = 409
+
+
+class InvalidAnswer(WorkError):
+    status_code = 422
+
+
+class WorkerPaused(WorkError):
+    status_code = 403
+
+
+@dataclass(frozen=True)
+class DistributionSettings:
+    lease_seconds: float = 900.0
+    trainee_gold_ratio: float = 0.2
+
+
+@dataclass(frozen=True)
+class Lease:
+    lease_id: str
+    assignment_id: int
+    task_id: str
+    job_id: str
+    expires_at: datetime
+    replica: int | None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    answer_id: int
+    replayed: bool
+    late: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _view(slot: AssignmentRow) -> SlotView:
+    return SlotView(SlotState(slot.state), slot.lease_id, _aware(slot.expires_at))
+
+
+def _job_spec(job: JobRow) -> JobSpec:
+    return JobSpec.model_validate(job.spec)
+
+
+def _lease(slot: AssignmentRow, lease: LeaseRow) -> Lease:
+    return Lease(
+        lease.id, slot.id, slot.task_id, slot.job_id, _aware(lease.expires_at) or _now(),
+        slot.replica,
+    )  # fmt: skip
+
+
+def _worker(session: Session, worker_id: str) -> WorkerRow:
+    worker = WorkerRepository(session).get(worker_id, for_update=True)
+    if worker is None:
+        raise LeaseNotFound("unknown worker")
+    return worker
+
+
+def lease_next(
+    session: Session,
+    worker_id: str,
+    settings: DistributionSettings,
+    *,
+    job_id: str | None = None,
+    channel: str = "api",
+    draw: Callable[[], float] = random.random,
+) -> Lease | None:
+    """Lease the next task for a worker, or return the lease it already holds; None: no work.
+
+    The caller commits. Concurrent callers never get the same slot.
+    """
+    now = _now()
+    worker = _worker(session, worker_id)
+    if worker.status == "paused":
+        raise WorkerPaused(
+            "your account is paused from paid tasks; finish your training tasks or ask your "
+            "coordinator"
+        )
+    repo = WorkRepository(session)
+    held = repo.live_lease_of(worker_id, now)
+    if held is not None:
+        slot = repo.slot(held.assignment_id)
+        if slot is not None and (job_id is None or slot.job_id == job_id):
+            return _lease(slot, held)
+    if job_id is not None:
+        job = JobRepository(session).get(job_id)
+        if job is None:
+            raise LeaseNotFound(f"no job {job_id}")
+        if not is_open_for_work(job.stage):
+            return None
+
+    gold = _maybe_gold(session, repo, worker, job_id, settings, draw)
+    if gold is not None:
+        return _start_lease(repo, worker_id, gold, channel, now, settings, is_gold=True)
+    for _ in range(5):  # a lost race on SQLite (no SKIP LOCKED) just tries the next slot
+        slot = repo.find_free_slot(worker_id, now, job_id)
+        if slot is None:
+            return None
+        lease = _start_lease(repo, worker_id, slot, channel, now, settings, is_gold=False)
+        if lease is not None:
+            return lease
+    return None
+
+
+def _maybe_gold(
+    session: Session,
+    repo: WorkRepository,
+    worker: WorkerRow,
+    job_id: str | None,
+    settings: DistributionSettings,
+    draw: Callable[[], float],
+) -> AssignmentRow | None:
+    task = repo.find_gold_task(worker.id, job_id)
+    if task is None:
+        return None
+    job = JobRepository(session).get(task.job_id)
+    assert job is not None
+    ratio = gold_ratio_for(
+        _job_spec(job).gold_ratio, WorkerTier(worker.tier), settings.trainee_gold_ratio
+    )
+    if not serve_gold(draw(), ratio):
+        return None
+    slot = repo.gold_slot(task.id, worker.id)
+    if slot is None:
+        slot = AssignmentRow(task_id=task.id, job_id=task.job_id, replica=None, state="open")
+        repo.add_slot(slot)
+    return slot
+
+
+def _start_lease(
+    repo: WorkRepository,
+    worker_id: str,
+    slot: AssignmentRow,
+    channel: str,
+    now: datetime,
+    settings: DistributionSettings,
+    *,
+    is_gold: bool,
+) -> Lease | None:
+    lease_id = str(uuid.uuid4())
+    expires = lease_expiry(now, settings.lease_seconds)
+    if is_gold:
+        repo.claim_gold(slot.id, worker_id, lease_id, expires)
+    elif not repo.claim(slot.id, worker_id, lease_id, expires, now):
+        return None
+    if slot.lease_id and slot.lease_id != lease_id:
+        # The slot's previous lease ran out; close it so its holder's late submit is judged.
+        old = repo.lease(slot.lease_id)
+        if old is not None and old.outcome is None:
+            old.outcome, old.ended_at = "expired", now
+    lease = LeaseRow(
+        id=lease_id,
+        assignment_id=slot.id,
+        task_id=slot.task_id,
+        worker_id=worker_id,
+        channel=channel,
+        created_at=now,
+        expires_at=expires,
+    )
+    repo.add_lease(lease)
+    session = repo.session
+    session.refresh(slot)
+    return _lease(slot, lease)
+
+
+def _task_and_job(session: Session, task_id: str) -> tuple[TaskRow, JobRow]:
+    task = session.get(TaskRow, task_id)
+    assert task is not None
+    job = JobRepository(session).get(task.job_id)
+    assert job is not None
+    return task, job
+
+
+def check_answer(session: Session, task_id: str, answer: Any) -> dict[str, Any]:
+    task, job = _task_and_job(session, task_id)
+    spec = _job_spec(job)
+    size = (task.box_w, task.box_h) if task.box_w and task.box_h else None
+    try:
+        return normalize_answer(JobKind(job.kind), spec.labels, answer, size)
+    except AnswerError as exc:
+        raise InvalidAnswer(str(exc)) from exc
+
+
+def submit(
+    session: Session,
+    worker_id: str,
+    lease_id: str,
+    answer: Any,
+    *,
+    client_answer_id: str | None,
+    time_spent_seconds: float | None,
+    source: str = "api",
+    ls_annotation_id: int | None = None,
+) -> SubmitResult:
+    """Record an answer for a lease. Idempotent by ``client_answer_id``; a late submit (lease
+    run out) still counts while the task needs an answer. The caller commits."""
+    repo = WorkRepository(session)
+    if client_answer_id:
+        earlier = repo.answer_by_client_id(worker_id, client_answer_id)
+        if earlier is not None:
+            return SubmitResult(earlier.id, replayed=True, late=False)
+    lease = repo.lease(lease_id, for_update=True)
+    if lease is None or lease.worker_id != worker_id:
+        raise LeaseNotFound(f"no lease {lease_id} for this worker")
+    payload = check_answer(session, lease.task_id, answer)
+    if lease.outcome == "submitted":
+        raise SubmitRefused("this lease was submitted already; send a new client_answer_id only "
+                            "for new work")  # fmt: skip
+    if lease.outcome == "released":
+        raise SubmitRefused("this lease was released; lease the task again to answer it")
+    if repo.answer_of(lease.task_id, worker_id) is not None:
+        raise SubmitRefused("you have answered this task already")
+    now = _now()
+    late = not is_live(_aware(lease.expires_at), now)
+    slot = repo.slot(lease.assignment_id, for_update=True)
+    assert slot is not None
+    if not submit_keeps_own_slot(_view(slot), lease.id):
+        if slot.replica is None:  # a gold slot is the worker's own
+            repo.claim_gold(slot.id, worker_id, lease.id, now)
+        else:
+            other = repo.find_free_slot(worker_id, now, slot.job_id, task_id=slot.task_id)
+            if other is None:
+                task, job = _task_and_job(session, lease.task_id)
+                raise SubmitRefused(
+                    f"your lease ran out at {_aware(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC and "
+                    f"the task has all the answers it needs "
+                    f"({_job_spec(job).overlap}); nothing was recorded"
+                )
+            if not repo.claim(other.id, worker_id, lease.id, now, now):
+                raise SubmitRefused("the task was taken while you submitted; try the next one")
+            slot = other
+        session.refresh(slot)
+    task, _job = _task_and_job(session, lease.task_id)
+    row = AnswerRow(
+        task_id=lease.task_id,
+        job_id=slot.job_id,
+        worker_id=worker_id,
+        assignment_id=slot.id,
+        lease_id=lease.id,
+        replica=slot.replica,
+        is_gold=task.is_gold,
+        source=source,
+        payload=payload,
+        time_spent_seconds=time_spent_seconds,
+        client_answer_id=client_answer_id,
+        ls_annotation_id=ls_annotation_id,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            repo.add_answer(row)
+    except IntegrityError as exc:
+        raise SubmitRefused("you have answered this task already") from exc
+    slot.state, slot.answer_id, slot.expires_at = "answered", row.id, None
+    lease.outcome, lease.ended_at = "submitted", now
+    return SubmitResult(row.id, replayed=False, late=late)
+
+
+def release(session: Session, worker_id: str, lease_id: str) -> None:
+    """Give a leased task back to the pool at once. Releasing twice is harmless."""
+    repo = WorkRepository(session)
+    lease = repo.lease(lease_id, for_update=True)
+    if lease is None or lease.worker_id != worker_id:
+        raise LeaseNotFound(f"no lease {lease_id} for this worker")
+    if lease.outcome == "submitted":
+        raise SubmitRefused("this lease was submitted; there is nothing to release")
+    if lease.outcome is None:
+        lease.outcome, lease.ended_at = "released", _now()
+    slot = repo.slot(lease.assignment_id, for_update=True)
+    if slot is not None and slot.state == "leased" and slot.lease_id == lease.id:
+        repo.open_slot(slot)
+
+
+def expire_leases(session: Session) -> int:
+    return WorkRepository(session).expire_leases(_now())
+
+
+@dataclass(frozen=True)
+class LeasedTask:
+    lease: Lease
+    kind: str
+    media_key: str
+    lowres_media_key: str | None
+    labels: list[str]
+    draft: dict[str, Any] | None
+    start: float | None
+    end: float | None
+    width: int | None
+    height: int | None
+
+
+def leased_task(session: Session, lease: Lease) -> LeasedTask:
+    """What a worker needs to do the task: never the gold answer, never others' answers."""
+    task, job = _task_and_job(session, lease.task_id)
+    draft = DraftRepository(session).latest_for_task(task.id)
+    return LeasedTask(
+        lease=lease,
+        kind=job.kind,
+        media_key=task.object_key,
+        lowres_media_key=task.lowres_object_key,
+        labels=_job_spec(job).labels,
+        draft=(
+            {"text": draft.text, "words": draft.words, "model_version": draft.model_version}
+            if draft
+            else None
+        ),
+        start=task.start_seconds,
+        end=task.end_seconds,
+        width=task.box_w,
+        height=task.box_h,
+    )
+
+
+def lease_for_answer(
+    session: Session,
+    worker_id: str,
+    task_id: str,
+    replica: int | None,
+    settings: DistributionSettings,
+    channel: str,
+) -> Lease:
+    """The lease an answer made outside the worker API (in Label Studio) is filed under: the one
+    the worker holds on this task, else a free slot of the task (its replica first)."""
+    repo = WorkRepository(session)
+    now = _now()
+    _worker(session, worker_id)
+    if repo.answer_of(task_id, worker_id) is not None:
+        raise SubmitRefused("the worker has answered this task already")
+    held = repo.held_lease_on(task_id, worker_id)
+    if held is not None:
+        slot = repo.slot(held.assignment_id)
+        assert slot is not None
+        return _lease(slot, held)
+    task = session.get(TaskRow, task_id)
+    if task is None:
+        raise LeaseNotFound(f"no task {task_id}")
+    if task.is_gold:
+        slot = repo.gold_slot(task_id, worker_id)
+        if slot is None:
+            slot = AssignmentRow(task_id=task_id, job_id=task.job_id, replica=None, state="open")
+            repo.add_slot(slot)
+        lease = _start_lease(repo, worker_id, slot, channel, now, settings, is_gold=True)
+        assert lease is not None
+        return lease
+    candidates = []
+    if replica is not None:
+        own = repo.slot_for(task_id, replica)
+        if own is not None and slot_is_free(_view(own), now):
+            candidates.append(own)
+    other = repo.find_free_slot(worker_id, now, task.job_id, task_id=task_id)
+    if other is not None:
+        candidates.append(other)
+    for slot in candidates:
+        lease = _start_lease(repo, worker_id, slot, channel, now, settings, is_gold=False)
+        if lease is not None:
+            return lease
+    raise SubmitRefused("the task has all the answers it needs")

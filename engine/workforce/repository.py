@@ -1,0 +1,38 @@
+"""All SQL for worker accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.db.models import WorkerRow
+
+
+class WorkerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, worker: WorkerRow) -> None:
+        self.session.add(worker)
+        self.session.flush()
+
+    def get(self, worker_id: str, *, for_update: bool = False) -> WorkerRow | None:
+        if for_update:
+            return self.session.scalar(
+                select(WorkerRow).where(WorkerRow.id == worker_id).with_for_update()
+            )
+        return self.session.get(WorkerRow, worker_id)
+
+    def by_handle(self, handle: str) -> WorkerRow | None:
+        return self.session.scalar(select(WorkerRow).where(WorkerRow.handle == handle))
+
+    def by_key_prefix(self, prefix: str) -> WorkerRow | None:
+        return self.session.scalar(select(WorkerRow).where(WorkerRow.key_prefix == prefix))
+
+    def by_ls_user(self, ls_user_id: int) -> WorkerRow | None:
+        return self.session.scalar(select(WorkerRow).where(WorkerRow.ls_user_id == ls_user_id))
+
+    def all(self) -> Sequence[WorkerRow]:
+        return self.session.scalars(select(WorkerRow).order_by(WorkerRow.handle)).all()

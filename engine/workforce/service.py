@@ -1,0 +1,138 @@
+"""Worker accounts: register, authenticate, link to Label Studio users."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from engine.db.models import WorkerRow
+from engine.domain.lease_rules import WorkerTier
+from engine.workforce.repository import WorkerRepository
+
+KEY_SCHEME = "kazw"
+HANDLE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+class WorkerError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class WorkerExists(WorkerError):
+    status_code = 409
+
+
+class WorkerNotFound(WorkerError):
+    status_code = 404
+
+
+@dataclass(frozen=True)
+class RegisteredWorker:
+    id: str
+    handle: str
+    tier: str
+    api_key: str
+
+
+def _hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def register_worker(
+    session: Session,
+    handle: str,
+    tier: str = WorkerTier.TRAINEE.value,
+    demographics: dict[str, Any] | None = None,
+    consented: bool = False,
+) -> RegisteredWorker:
+    """Create a worker and its API key (shown once). Demographics are kept only with consent."""
+    if not HANDLE_PATTERN.match(handle):
+        raise WorkerError(
+            "handle must be 2-63 characters of lower-case letters, digits, '.', '_' or '-'"
+        )
+    try:
+        tier_value = WorkerTier(tier)
+    except ValueError:
+        raise WorkerError(f"tier must be one of {[t.value for t in WorkerTier]}") from None
+    if demographics and not consented:
+        raise WorkerError("demographics are stored only with the worker's consent")
+    repo = WorkerRepository(session)
+    if repo.by_handle(handle) is not None:
+        raise WorkerExists(f"a worker called {handle!r} exists already")
+    prefix = secrets.token_hex(6)
+    key = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+    worker = WorkerRow(
+        id=str(uuid.uuid4()),
+        handle=handle,
+        tier=tier_value.value,
+        demographics=demographics if consented else None,
+        key_prefix=prefix,
+        key_hash=_hash(key),
+    )
+    repo.add(worker)
+    return RegisteredWorker(worker.id, handle, tier_value.value, key)
+
+
+def authenticate_worker(session: Session, key: str) -> WorkerRow | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_SCHEME:
+        return None
+    worker = WorkerRepository(session).by_key_prefix(parts[1])
+    if worker is None or not hmac.compare_digest(_hash(key), worker.key_hash):
+        return None
+    return worker
+
+
+def link_label_studio_user(
+    session: Session, worker_id: str, ls_user_id: int, email: str, token: str
+) -> None:
+    worker = WorkerRepository(session).get(worker_id)
+    if worker is None:
+        raise WorkerNotFound(f"no worker {worker_id}")
+    worker.ls_user_id, worker.ls_email, worker.ls_token = ls_user_id, email, token
+
+
+def set_tier(session: Session, handle: str, tier: str) -> None:
+    worker = WorkerRepository(session).by_handle(handle)
+    if worker is None:
+        raise WorkerNotFound(f"no worker {handle!r}")
+    worker.tier = WorkerTier(tier).value
+
+
+def set_paused(session: Session, handle: str, paused: bool) -> None:
+    worker = WorkerRepository(session).by_handle(handle)
+    if worker is None:
+        raise WorkerNotFound(f"no worker {handle!r}")
+    worker.status = "paused" if paused else "active"
+
+
+class LabelStudioAccounts(Protocol):
+    def sign_up_worker(self, email: str, password: str) -> tuple[int, str]: ...
+
+
+def label_studio_email(handle: str) -> str:
+    return f"{handle}@workers.kazi.local"
+
+
+def enrol_in_label_studio(
+    session: Session, accounts: LabelStudioAccounts, worker_id: str, password: str
+) -> str:
+    """Give the worker a Label Studio login (email + password) mapped to this worker; returns
+    the email. The worker's Label Studio token stays on the engine side."""
+    worker = WorkerRepository(session).get(worker_id)
+    if worker is None:
+        raise WorkerNotFound(f"no worker {worker_id}")
+    email = label_studio_email(worker.handle)
+    user_id, token = accounts.sign_up_worker(email, password)
+    link_label_studio_user(session, worker_id, user_id, email, token)
+    return email

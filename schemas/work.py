@@ -1,0 +1,72 @@
+"""Worker API payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NextRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str | None = Field(default=None, description="Only work from this job")
+    lowres: bool = Field(default=False, description="Link the small Opus copy of audio tasks")
+
+
+class DraftView(BaseModel):
+    text: str
+    words: list[dict[str, Any]]
+    model_version: str
+
+
+class LeaseView(BaseModel):
+    lease_id: str
+    task_id: str
+    job_id: str
+    kind: str
+    expires_at: datetime
+    media_url: str
+    media_type: str = Field(description="audio | image")
+    labels: list[str]
+    draft: DraftView | None = None
+    start: float | None = Field(default=None, description="Segment start in the recording (s)")
+    end: float | None = None
+    width: int | None = Field(default=None, description="Image width in pixels")
+    height: int | None = None
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_answer_id: str = Field(
+        min_length=1, max_length=100, description="Your id for this answer; resending it is safe"
+    )
+    answer: dict[str, Any] = Field(
+        description='{"text": ...} | {"label": ...} | {"boxes": [{"label","x","y","w","h"}]}'
+    )
+    time_spent_seconds: float | None = Field(default=None, ge=0, le=86_400)
+
+
+class SubmitResponse(BaseModel):
+    answer_id: int
+    status: str = "accepted"
+    replayed: bool = False
+    late: bool = False
+
+
+class WorkerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: str
+    tier: str = "trainee"
+    demographics: dict[str, Any] | None = None
+    consented: bool = False
+
+
+class WorkerCreated(BaseModel):
+    id: str
+    handle: str
+    tier: str
+    api_key: str

@@ -1,0 +1,112 @@
+"""Leases under concurrency and expiry, through the service on PostgreSQL with real threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+
+from sqlalchemy import select
+
+from tests.work.conftest import publish_image_job
+
+
+def _settings(lease_seconds: float = 900.0):  # type: ignore[no-untyped-def]
+    from engine.work.service import DistributionSettings
+
+    return DistributionSettings(lease_seconds=lease_seconds)
+
+
+def test_overlap_cap_holds_under_concurrent_workers(
+    api, ctx, client_auth, celery_worker_process, new_worker
+):
+    from engine.db.models import AnswerRow
+    from engine.work.service import WorkError, lease_next, submit
+
+    _, auth = client_auth
+    tasks, overlap, n_workers = 12, 3, 16
+    job_id = publish_image_job(api, ctx, auth, celery_worker_process, tasks, overlap=overlap)
+    workers = [new_worker()[0] for _ in range(n_workers)]
+    accepted: list[tuple[str, str]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(n_workers)
+
+    def work(worker_id: str) -> None:
+        try:
+            start.wait()
+            while True:
+                with ctx.sessions.begin() as session:
+                    lease = lease_next(session, worker_id, _settings(), job_id=job_id)
+                if lease is None:
+                    return
+                with ctx.sessions.begin() as session:
+                    submit(session, worker_id, lease.lease_id, {"label": "dog"},
+                           client_answer_id=str(uuid.uuid4()), time_spent_seconds=0.1)  # fmt: skip
+                with lock:
+                    accepted.append((lease.task_id, worker_id))
+        except (WorkError, Exception) as exc:  # noqa: B014 - surface anything to the assert
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(AnswerRow.task_id, AnswerRow.worker_id).where(AnswerRow.job_id == job_id)
+        ).all()
+    assert len(rows) == len(accepted) == tasks * overlap
+    assert sorted(rows) == sorted(accepted)
+    assert set(Counter(task for task, _ in rows).values()) == {overlap}
+    assert len(set(rows)) == len(rows)  # no worker answered a task twice
+
+
+def test_expired_lease_returns_to_the_pool_and_late_submit_rules(
+    api, ctx, client_auth, celery_worker_process, new_worker
+):
+    from engine.work.service import SubmitRefused, expire_leases, lease_next, submit
+
+    _, auth = client_auth
+    job_id = publish_image_job(api, ctx, auth, celery_worker_process, 1, overlap=1)
+    (a, _), (b, _), (c, _) = new_worker(), new_worker(), new_worker()
+    short = _settings(lease_seconds=0.5)
+    with ctx.sessions.begin() as session:
+        lease_a = lease_next(session, a, short, job_id=job_id)
+    with ctx.sessions.begin() as session:
+        assert lease_next(session, b, short, job_id=job_id) is None
+    time.sleep(0.8)
+    # The abandoned task is back: B gets it without anyone sweeping.
+    with ctx.sessions.begin() as session:
+        lease_b = lease_next(session, b, _settings(), job_id=job_id)
+    assert lease_a is not None and lease_b is not None
+    assert lease_b.task_id == lease_a.task_id and lease_b.lease_id != lease_a.lease_id
+    # A comes back late: B holds the only slot, so A is refused with the reason.
+    with ctx.sessions.begin() as session:
+        try:
+            submit(session, a, lease_a.lease_id, {"label": "cat"},
+                   client_answer_id="late-a", time_spent_seconds=None)  # fmt: skip
+        except SubmitRefused as exc:
+            assert "has all the answers it needs" in exc.message
+        else:
+            raise AssertionError("a late submit on a taken task was accepted")
+    with ctx.sessions.begin() as session:
+        ok = submit(session, b, lease_b.lease_id, {"label": "dog"},
+                    client_answer_id="b-1", time_spent_seconds=None)  # fmt: skip
+    assert not ok.late
+
+    # A second job: the lease runs out, the sweep reopens it, and the late submit still counts
+    # because the task needs the answer.
+    job2 = publish_image_job(api, ctx, auth, celery_worker_process, 1, overlap=1)
+    with ctx.sessions.begin() as session:
+        lease_c = lease_next(session, c, short, job_id=job2)
+    time.sleep(0.8)
+    with ctx.sessions.begin() as session:
+        assert expire_leases(session) >= 1
+    with ctx.sessions.begin() as session:
+        late = submit(session, c, lease_c.lease_id, {"label": "cat"},  # type: ignore[union-attr]
+                      client_answer_id="late-c", time_spent_seconds=None)  # fmt: skip
+    assert late.late
