@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # Label Studio. An empty token means jobs are published to the worker API only.
     label_studio_url: str = "http://127.0.0.1:8080"
     label_studio_token: str = ""
+    # Where workers' browsers reach Label Studio, when not the same as label_studio_url.
+    label_studio_public_url: str = ""
     # Shared secret Label Studio sends with every webhook (header X-Kazi-Webhook-Secret).
     webhook_secret: str = "kazi-dev-webhook-secret"
     # How often beat pulls annotations the webhooks may have missed.

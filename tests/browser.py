@@ -20,6 +20,7 @@ real login form).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -113,8 +114,10 @@ class PageLog:
             r
             for r in self.requests
             if r.url.startswith(url_prefix)
-            and ((r.failure and not (ignore_aborted and "ERR_ABORTED" in r.failure))
-                 or (r.status or 0) >= 400)
+            and (
+                (r.failure and not (ignore_aborted and "ERR_ABORTED" in r.failure))
+                or (r.status or 0) >= 400
+            )
         ]
 
     def requests_to(self, url_prefix: str, method: str | None = None) -> list[RequestEntry]:
@@ -161,7 +164,9 @@ def watch(page: Page) -> PageLog:
     page.on("console", on_console)
     page.on("pageerror", lambda error: log.page_errors.append(str(error)))
     page.on("requestfinished", on_finished)
-    page.on("requestfailed", lambda request: log.requests.append(entry(request, None, request.failure)))
+    page.on(
+        "requestfailed", lambda request: log.requests.append(entry(request, None, request.failure))
+    )
     return log
 
 
@@ -246,10 +251,9 @@ def watched_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[W
         yield wp
         if request.session.testsfailed > failed_before:
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-            try:
+            # The page may be gone; the test's own error matters more.
+            with contextlib.suppress(Exception):
                 wp.screenshot(f"failed-{name}.png", full_page=True)
-            except Exception:  # the page may be gone; the test's own error matters more
-                pass
 
 
 # --------------------------------------------------------------------------------------------

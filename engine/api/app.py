@@ -11,6 +11,7 @@ from engine.jobs.errors import JobError
 from engine.label_studio_sync.endpoints import router as hooks_router
 from engine.media_links.endpoints import router as media_router
 from engine.work.endpoints import router as work_router
+from engine.work.label_studio_entry import router as ls_entry_router
 
 
 def create_app(ctx: EngineContext | None = None) -> FastAPI:
@@ -45,4 +46,5 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
     app.include_router(media_router)
     app.include_router(work_router)
     app.include_router(hooks_router)
+    app.include_router(ls_entry_router)
     return app

@@ -33,6 +33,7 @@ def workers_add(
     """Register a worker and print its worker-API key (shown once)."""
     from engine.bootstrap import get_context
     from engine.labeling.gateway_factory import label_studio_gateway
+    from engine.work.start_links import start_link
     from engine.workforce.service import WorkerError, enrol_in_label_studio, register_worker
 
     ctx = get_context()
@@ -57,6 +58,9 @@ def workers_add(
             pw = password or secrets.token_urlsafe(12)
             out["label_studio_email"] = enrol_in_label_studio(session, gateway, created.id, pw)
             out["label_studio_password"] = pw
+            out["start_link"] = start_link(
+                ctx.settings.public_url, created.id, ctx.settings.signing_secret
+            )
     if as_json:
         typer.echo(json.dumps(out))
     else:

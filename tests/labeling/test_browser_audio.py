@@ -17,7 +17,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -44,14 +44,21 @@ CONFIG_PATH = REPO_ROOT / "configs" / "labeling" / "transcription.xml"
 JFK = SPEECH / "jfk.flac"
 JFK_SECONDS = 11.0
 # A tiny.en-style draft with one wrong word, and what the worker corrects it to.
-DRAFT = "and so my fellow americans ask not what your country can do for you ask what you can do for your county"
-EDITED = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+DRAFT = (
+    "and so my fellow americans ask not what your country can do for you"
+    " ask what you can do for your county"
+)
+EDITED = (
+    "And so, my fellow Americans, ask not what your country can do for you,"
+    " ask what you can do for your country."
+)
 
 # Label Studio 1.23.2 DOM (data-testid attributes of its labeling frontend).
 SEL_AUDIO = 'audio[data-testid="waveform-audio"]'  # hidden <audio crossorigin="anonymous">
 SEL_WAVEFORM = "canvas#waveform-layer-main"  # drawn from the decoded samples
 SEL_END_TIME = '[data-testid="timebox-end-time"] input'  # "00:00:11:000" once decoded
 SEL_PLAY = '[data-testid="playback-button:play"]'
+SEL_PAUSE = '[data-testid="playback-button:pause"]'  # the same button while playing
 SEL_REGION = '[data-testid="textarea-region"]'  # one per TextArea result (the draft)
 SEL_REGION_TEXT = '[data-testid="htx-textbox-content"]'
 SEL_REGION_EDIT = '[data-testid="htx-textbox-edit-button"]'
@@ -76,7 +83,9 @@ class EngineMedia:
 def engine_media(ctx: Any) -> Iterator[EngineMedia]:  # ctx: tests/conftest.py
     from engine.api.app import create_app
 
-    key = object_key(f"c{uuid.uuid4().hex[:8]}", f"j{uuid.uuid4().hex[:8]}", "segments", "0001.flac")
+    key = object_key(
+        f"c{uuid.uuid4().hex[:8]}", f"j{uuid.uuid4().hex[:8]}", "segments", "0001.flac"
+    )
     ctx.store.put_file(key, JFK, content_type="audio/flac")
     app = RecordingApp(create_app(ctx))
     with serve_in_thread(app) as base_url:
@@ -147,7 +156,10 @@ def transcription_task(admin: LabelStudio, engine_media: EngineMedia) -> Transcr
         ],
     }
     imported = admin.projects.import_tasks(
-        id=project.id, request=[{"data": data, "predictions": [prediction]}], return_task_ids=True
+        id=project.id,
+        # Plain dicts: the SDK's PredictionRequest insists on a `task` id the import assigns.
+        request=cast(Any, [{"data": data, "predictions": [prediction]}]),
+        return_task_ids=True,
     )
     task_ids = (imported.model_extra or {})["task_ids"]
     return TranscriptionTask(project.id, int(task_ids[0]), data)
@@ -249,7 +261,8 @@ def test_worker_plays_engine_audio_and_submits_edited_draft(
             page.wait_for_function(
                 "(sel) => document.querySelector(sel).currentTime > 0.3", arg=SEL_AUDIO
             )
-            page.evaluate("(sel) => document.querySelector(sel).pause()", SEL_AUDIO)
+            page.click(SEL_PAUSE)
+            page.wait_for_function("(sel) => document.querySelector(sel).paused", arg=SEL_AUDIO)
             lap("played")
 
             wp.screenshot("label-studio-transcription.png")
@@ -260,8 +273,10 @@ def test_worker_plays_engine_audio_and_submits_edited_draft(
             page.click(SEL_REGION_SAVE)
             expect(region.locator(SEL_REGION_TEXT)).to_have_text(EDITED)
             with page.expect_response(
-                lambda r: r.request.method == "POST"
-                and f"/api/tasks/{transcription_task.task_id}/annotations" in r.url
+                lambda r: (
+                    r.request.method == "POST"
+                    and f"/api/tasks/{transcription_task.task_id}/annotations" in r.url
+                )
             ) as submitted:
                 page.click(SEL_SUBMIT)
             assert submitted.value.status == 201, submitted.value.text()

@@ -1,0 +1,194 @@
+"""Publishing to a real Label Studio and taking its answers in exactly once (webhooks, and
+reconciliation after the engine API was down)."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import SPEECH, make_client, wait_for_stage
+from tests.labeling.engine_stack import EngineStack
+
+
+@pytest.fixture(scope="module")
+def stack(label_studio, pg_database) -> Iterator[EngineStack]:  # type: ignore[no-untyped-def]
+    s = EngineStack(label_studio)
+    s.start_api()
+    s.start_worker()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def _worker_with_login(ctx, gateway, handle: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    from engine.workforce.service import enrol_in_label_studio, register_worker
+
+    with ctx.sessions.begin() as session:
+        w = register_worker(session, handle, "qualified")
+        enrol_in_label_studio(session, gateway, w.id, "Worker-pass-2026!")
+    with ctx.sessions() as session:
+        from engine.db.models import WorkerRow
+
+        row = session.get(WorkerRow, w.id)
+        assert row is not None and row.ls_token
+        return w.id, row.ls_token
+
+
+def _answers(ctx, job_id):  # type: ignore[no-untyped-def]
+    from engine.db.models import AnswerRow
+
+    with ctx.sessions() as session:
+        return session.scalars(select(AnswerRow).where(AnswerRow.job_id == job_id)).all()
+
+
+def _wait_answers(ctx, job_id, n, timeout=30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = _answers(ctx, job_id)
+        if len(rows) >= n:
+            return rows
+        time.sleep(0.3)
+    return _answers(ctx, job_id)
+
+
+def _textarea(text: str) -> list[dict]:  # type: ignore[type-arg]
+    return [{"from_name": "transcription", "to_name": "audio", "type": "textarea",
+             "value": {"text": [text]}}]  # fmt: skip
+
+
+def test_publish_answer_as_two_workers_and_reconcile_after_downtime(ctx, stack, label_studio):
+    from engine.db.models import LabelStudioProjectRow, LabelStudioTaskRow, RefusedAnnotationRow
+    from engine.jobs.intake import IncomingFile, submit_job
+    from engine.label_studio_sync.service import reconcile
+    from engine.labeling.label_studio_gateway import LabelStudioGateway
+    from engine.work.service import DistributionSettings
+    from schemas.jobs import JobSpec
+
+    admin = LabelStudioGateway(label_studio.url, label_studio.token)
+    tag = uuid.uuid4().hex[:6]
+    w1, tok1 = _worker_with_login(ctx, admin, f"ls1-{tag}")
+    w2, tok2 = _worker_with_login(ctx, admin, f"ls2-{tag}")
+
+    client_id, _ = make_client(ctx)
+    with ctx.sessions() as session:
+        job = submit_job(
+            session, ctx.store, client_id=client_id,
+            spec=JobSpec(kind="transcription", overlap=2, gold_ratio=0.0),
+            files=[IncomingFile("jfk.flac", io.BytesIO((SPEECH / "jfk.flac").read_bytes())),
+                   IncomingFile("libri.flac", io.BytesIO(
+                       (SPEECH / "librispeech" / "1089-134686-0001.flac").read_bytes()))],
+            max_upload_bytes=10**9, max_files=10, enqueue_split=stack.enqueue_split,
+        )  # fmt: skip
+    assert wait_for_stage(ctx, job.id, {"labeling", "failed"}, 300, stack.worker) == "labeling"
+
+    with ctx.sessions() as session:
+        projects = {
+            p.replica: p.ls_project_id
+            for p in session.scalars(
+                select(LabelStudioProjectRow).where(LabelStudioProjectRow.job_id == job.id)
+            )
+        }
+        links = session.scalars(
+            select(LabelStudioTaskRow).where(
+                LabelStudioTaskRow.ls_project_id.in_(projects.values())
+            )
+        ).all()
+    assert sorted(projects) == [0, 1]
+    assert len(links) == 2 * 2
+    ls_task = {(link.task_id, link.replica): link.ls_task_id for link in links}
+    task_a, task_b = sorted({link.task_id for link in links})
+    # The draft went in as a prediction and the low-confidence view as data.
+    imported = admin._client.tasks.get(id=ls_task[(task_a, 0)])
+    assert imported.data["kazi_task_id"] == task_a and imported.data["audio"].startswith("http")
+    assert "draft_html" in imported.data
+
+    # Two workers answer task A, one per replica project: the webhooks file both, once.
+    a1 = LabelStudioGateway(label_studio.url, tok1).annotate(
+        ls_task[(task_a, 0)], _textarea("and so my fellow americans"), 12.5
+    )
+    LabelStudioGateway(label_studio.url, tok2).annotate(
+        ls_task[(task_a, 1)], _textarea("and so my fellow americans ask not"), 20.0
+    )
+    rows = _wait_answers(ctx, job.id, 2)
+    assert sorted((r.worker_id, r.source) for r in rows) == sorted(
+        [(w1, "label_studio"), (w2, "label_studio")]
+    )
+    first = next(r for r in rows if r.ls_annotation_id == a1)
+    assert first.payload == {"text": "and so my fellow americans"}
+    assert first.time_spent_seconds == pytest.approx(12.5)
+
+    # The engine API goes down while both workers answer task B.
+    stack.stop_api()
+    LabelStudioGateway(label_studio.url, tok1).annotate(ls_task[(task_b, 1)], _textarea("b one"), 5)
+    LabelStudioGateway(label_studio.url, tok2).annotate(ls_task[(task_b, 0)], _textarea("b two"), 6)
+    # Worker 1 also answers task A a second time, in the other copy: that is refused.
+    dup = LabelStudioGateway(label_studio.url, tok1).annotate(
+        ls_task[(task_a, 1)], _textarea("again"), 3
+    )
+    time.sleep(1.0)
+    assert len(_answers(ctx, job.id)) == 2
+    stack.start_api()
+
+    settings = DistributionSettings()
+    report = reconcile(ctx.sessions, admin, settings, job.id)
+    assert (report.accepted, report.refused) == (2, 1)
+    again = reconcile(ctx.sessions, admin, settings, job.id)
+    assert (again.accepted, again.refused) == (0, 0)
+    rows = _answers(ctx, job.id)
+    assert len(rows) == 4
+    assert len({(r.task_id, r.worker_id) for r in rows}) == 4
+    assert len({r.ls_annotation_id for r in rows}) == 4
+    with ctx.sessions() as session:
+        refused = session.get(RefusedAnnotationRow, dup)
+    assert refused is not None and "answered this task already" in refused.reason
+
+
+def test_start_link_leases_then_opens_the_task_in_label_studio(ctx, stack, label_studio):
+    import httpx
+
+    from engine.db.models import LabelStudioTaskRow, LeaseRow
+    from engine.jobs.intake import IncomingFile, submit_job
+    from engine.labeling.label_studio_gateway import LabelStudioGateway
+    from engine.work.start_links import start_link
+    from schemas.jobs import JobSpec
+
+    admin = LabelStudioGateway(label_studio.url, label_studio.token)
+    tag = uuid.uuid4().hex[:6]
+    w1, tok1 = _worker_with_login(ctx, admin, f"st1-{tag}")
+    w2, _ = _worker_with_login(ctx, admin, f"st2-{tag}")
+    client_id, _ = make_client(ctx)
+    with ctx.sessions() as session:
+        job = submit_job(
+            session, ctx.store, client_id=client_id,
+            spec=JobSpec(kind="transcription", overlap=1, gold_ratio=0.0),
+            files=[IncomingFile("jfk.flac", io.BytesIO((SPEECH / "jfk.flac").read_bytes()))],
+            max_upload_bytes=10**9, max_files=10, enqueue_split=stack.enqueue_split,
+        )  # fmt: skip
+    assert wait_for_stage(ctx, job.id, {"labeling", "failed"}, 300, stack.worker) == "labeling"
+    secret = ctx.settings.signing_secret
+
+    forged = httpx.get(start_link(stack.url, w1, "not-the-secret"), follow_redirects=False)
+    assert forged.status_code == 403
+    go = httpx.get(start_link(stack.url, w1, secret) + f"&job_id={job.id}", follow_redirects=False)
+    assert go.status_code == 303, go.text
+    assert go.headers["location"].startswith(f"{label_studio.url}/projects/")
+    ls_task_id = int(go.headers["location"].rsplit("task=", 1)[1])
+    # The only slot is leased to worker 1: worker 2's link finds nothing to do.
+    none = httpx.get(start_link(stack.url, w2, secret) + f"&job_id={job.id}")
+    assert none.status_code == 200 and "No task is waiting" in none.text
+
+    LabelStudioGateway(label_studio.url, tok1).annotate(ls_task_id, _textarea("ask not"), 9)
+    rows = _wait_answers(ctx, job.id, 1)
+    assert len(rows) == 1 and rows[0].worker_id == w1 and rows[0].source == "label_studio"
+    with ctx.sessions() as session:
+        lease = session.get(LeaseRow, rows[0].lease_id)
+        link = session.get(LabelStudioTaskRow, ls_task_id)
+    # Filed under the lease the start link made, not a new one.
+    assert lease is not None and lease.channel == "label_studio" and lease.outcome == "submitted"
+    assert link is not None and link.task_id == rows[0].task_id

@@ -1,0 +1,27 @@
+"""The Label Studio webhook refuses callers without the shared secret and bad payloads."""
+
+from __future__ import annotations
+
+
+def test_webhook_needs_the_shared_secret(api, ctx):
+    body = {
+        "action": "ANNOTATION_CREATED",
+        "annotation": {"id": 1, "task": 1},
+        "project": {"id": 1},
+    }
+    assert api.post("/v1/hooks/label-studio", json=body).status_code == 401
+    wrong = {"X-Kazi-Webhook-Secret": "nope"}
+    assert api.post("/v1/hooks/label-studio", json=body, headers=wrong).status_code == 401
+    ok = {"X-Kazi-Webhook-Secret": ctx.settings.webhook_secret}
+    assert (
+        api.post("/v1/hooks/label-studio", json={"action": "PROJECT_CREATED"}, headers=ok).json()[
+            "status"
+        ]
+        == "ignored"
+    )
+    bad = api.post("/v1/hooks/label-studio", json={"action": "ANNOTATION_CREATED"}, headers=ok)
+    assert bad.status_code == 422
+    # An annotation on a task the engine never published is kept as refused, not lost.
+    resp = api.post("/v1/hooks/label-studio", json=body, headers=ok)
+    assert resp.status_code == 200
+    assert resp.json()["results"][0]["status"] == "refused"
