@@ -63,6 +63,19 @@ class Settings(BaseSettings):
     # Trainees see gold tasks at least this often, whatever the job's gold ratio.
     trainee_gold_ratio: float = 0.2
 
+    # QA: results under this agreement go to a reviewer, plus a random sample of the rest.
+    review_agreement_threshold: float = 0.75
+    review_sample_rate: float = 0.05
+    # Worker tiers (see engine/domain/worker_skill.py): skill bounds and answers needed.
+    skill_prior_mean: float = 0.7
+    skill_prior_strength: float = 4.0
+    skill_qualify_lower: float = 0.80
+    skill_qualify_min_answers: int = 20
+    skill_reviewer_lower: float = 0.92
+    skill_reviewer_min_answers: int = 50
+    skill_pause_upper: float = 0.5
+    skill_pause_min_answers: int = 10
+
     # Intake limits.
     max_upload_bytes: int = 2 * 1024**3
     max_files_per_job: int = 1000

@@ -70,3 +70,49 @@ class WorkerCreated(BaseModel):
     handle: str
     tier: str
     api_key: str
+
+
+class ReviewNextRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str | None = None
+
+
+class ReviewLeaseView(BaseModel):
+    lease_id: str
+    task_id: str
+    job_id: str
+    kind: str
+    expires_at: datetime
+    media_url: str
+    labels: list[str]
+    consensus: dict[str, Any] = Field(description="The merged result to accept or correct")
+    agreement: float
+    reason: str | None = Field(default=None, description="Why this result is in review")
+    answers: list[dict[str, Any]] = Field(description="The workers' answers, without names")
+
+
+class ReviewSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_review_id: str = Field(min_length=1, max_length=100)
+    decision: str = Field(pattern="^(accept|correct)$")
+    answer: dict[str, Any] | None = Field(default=None, description="The correction")
+    time_spent_seconds: float | None = Field(default=None, ge=0, le=86_400)
+
+
+class FeedbackItem(BaseModel):
+    answer_id: int
+    task_id: str
+    job_id: str
+    submitted_at: str
+    scored_against: str = Field(description="gold | consensus | review")
+    score: float
+    wer: float | None = None
+    cer: float | None = None
+    correct: bool | None = None
+    your_answer: dict[str, Any]
+    expected: dict[str, Any] | None = None
+    diff: list[dict[str, str]] | None = Field(
+        default=None, description="Word edits from the expected text to yours"
+    )

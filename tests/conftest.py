@@ -40,6 +40,8 @@ os.environ.update(
         "KAZI_BROKER_KEY_PREFIX": f"kazi-test-{RUN_ID}:",
         "KAZI_RESULT_BACKEND": "db+" + TEST_DB_URL,
         "KAZI_SIGNING_SECRET": f"test-secret-{RUN_ID}",
+        # Review only what the agreement threshold sends, so review counts are deterministic.
+        "KAZI_REVIEW_SAMPLE_RATE": "0",
     }
 )
 

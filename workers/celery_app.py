@@ -13,7 +13,7 @@ from engine.settings import Settings, get_settings
 
 QUEUES = ("ingest", "asr", "publish", "score", "assemble")
 
-TASK_MODULES = ["workers.ingest", "workers.asr", "workers.publish"]
+TASK_MODULES = ["workers.ingest", "workers.asr", "workers.publish", "workers.score"]
 
 # Retry policy for transient I/O failures (object store, database connection).
 TRANSIENT_RETRY: dict[str, object] = {
@@ -65,6 +65,7 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "requeue-stalled-jobs": {"task": "kazi.ingest.requeue_stalled", "schedule": 60.0},
             "expire-leases": {"task": "kazi.publish.expire_leases", "schedule": 60.0},
+            "score-past-deadline": {"task": "kazi.score.deadlines", "schedule": 60.0},
             "reconcile-label-studio": {
                 "task": "kazi.publish.reconcile",
                 "schedule": float(settings.reconcile_seconds),

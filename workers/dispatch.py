@@ -15,3 +15,15 @@ def enqueue_drafts(job_id: str) -> None:
 
 def enqueue_publish(job_id: str) -> None:
     app.send_task("kazi.publish.publish_job", args=[job_id], queue="publish")
+
+
+def enqueue_score(job_id: str) -> None:
+    app.send_task("kazi.score.score_job", args=[job_id], queue="score")
+
+
+def enqueue_finish_review(job_id: str) -> None:
+    app.send_task("kazi.score.finish_review", args=[job_id], queue="score")
+
+
+def enqueue_assemble(job_id: str) -> None:
+    app.send_task("kazi.assemble.assemble_job", args=[job_id], queue="assemble")

@@ -16,9 +16,11 @@ from engine.publishing.service import (
     publish_detail,
     publish_to_label_studio,
 )
+from engine.quality.triggers import job_ready_after_answer
 from engine.storage.object_store import TransientStorageError
 from engine.work.service import DistributionSettings, expire_leases
 from workers.celery_app import TRANSIENT_RETRY, app
+from workers.dispatch import enqueue_score
 
 log = logging.getLogger(__name__)
 
@@ -71,4 +73,8 @@ def reconcile_task(job_id: str | None = None) -> dict[str, int]:
     if gateway is None:
         return {}
     report = reconcile(ctx.sessions, gateway, _distribution(), job_id)
-    return vars(report)
+    for changed in report.jobs_with_new_answers:
+        with ctx.sessions() as session:
+            if job_ready_after_answer(session, changed):
+                enqueue_score(changed)
+    return {k: v for k, v in vars(report).items() if isinstance(v, int)}

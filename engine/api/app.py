@@ -10,6 +10,7 @@ from engine.jobs.endpoints import router as jobs_router
 from engine.jobs.errors import JobError
 from engine.label_studio_sync.endpoints import router as hooks_router
 from engine.media_links.endpoints import router as media_router
+from engine.quality.endpoints import router as review_router
 from engine.work.endpoints import router as work_router
 from engine.work.label_studio_entry import router as ls_entry_router
 
@@ -47,4 +48,5 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
     app.include_router(work_router)
     app.include_router(hooks_router)
     app.include_router(ls_entry_router)
+    app.include_router(review_router)
     return app

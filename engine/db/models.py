@@ -178,6 +178,8 @@ class AssignmentRow(Base):
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     replica: Mapped[int | None] = mapped_column(Integer, default=None)  # None: a gold slot
+    # answer: a worker's answer; review: a QA reviewer's check of the task's result.
+    purpose: Mapped[str] = mapped_column(String(10), default="answer", server_default="answer")
     state: Mapped[str] = mapped_column(String(20), default="open")  # open | leased | answered
     worker_id: Mapped[str | None] = mapped_column(
         ForeignKey("workers.id", ondelete="SET NULL"), default=None, index=True
@@ -264,3 +266,66 @@ class LabelStudioTaskRow(Base):
     ls_project_id: Mapped[int] = mapped_column(Integer, index=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
     replica: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaskResultRow(Base):
+    """The merged result of a task: consensus first, final after review (or as is)."""
+
+    __tablename__ = "task_results"
+
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    consensus: Mapped[dict[str, Any]] = mapped_column(JSON)
+    final: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    agreement: Mapped[float] = mapped_column(Float)
+    # Per word (text) or per box agreement, for deliverables and the labeling UI.
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    answers: Mapped[int] = mapped_column(Integer)
+    # consensus | in_review | final | unanswered
+    status: Mapped[str] = mapped_column(String(20))
+    review_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # consensus | review
+    final_source: Mapped[str | None] = mapped_column(String(20), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AnswerScoreRow(Base):
+    """How one answer scored against its reference (gold, consensus or the reviewed result)."""
+
+    __tablename__ = "answer_scores"
+
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    worker_id: Mapped[str] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    against: Mapped[str] = mapped_column(String(20))  # gold | consensus | review
+    score: Mapped[float] = mapped_column(Float)
+    wer: Mapped[float | None] = mapped_column(Float, default=None)
+    cer: Mapped[float | None] = mapped_column(Float, default=None)
+    correct: Mapped[bool | None] = mapped_column(default=None)
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewRow(Base):
+    """A QA reviewer's decision on a task's result."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("workers.id", ondelete="CASCADE"))
+    decision: Mapped[str] = mapped_column(String(20))  # accepted | corrected
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(20))  # api | label_studio
+    client_review_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    ls_annotation_id: Mapped[int | None] = mapped_column(Integer, unique=True, default=None)
+    time_spent_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -30,6 +30,12 @@ class JobStage(StrEnum):
     PUBLISHING = "publishing"
     # Tasks are out for work: workers lease and answer them.
     LABELING = "labeling"
+    # Every task has its answers (or the deadline passed): consensus, scores, skills.
+    SCORING = "scoring"
+    # QA reviewers check the results under the agreement threshold and a random sample.
+    REVIEWING = "reviewing"
+    ASSEMBLING = "assembling"
+    DELIVERED = "delivered"
     FAILED = "failed"
 
 
@@ -42,7 +48,14 @@ ALLOWED_TRANSITIONS: dict[JobStage, frozenset[JobStage]] = {
     # Drafting again with another model version keeps the earlier drafts.
     JobStage.DRAFTED: frozenset({JobStage.DRAFTING, JobStage.PUBLISHING}),
     JobStage.PUBLISHING: frozenset({JobStage.PUBLISHING, JobStage.LABELING, JobStage.FAILED}),
-    JobStage.LABELING: frozenset({JobStage.PUBLISHING}),
+    JobStage.LABELING: frozenset({JobStage.PUBLISHING, JobStage.SCORING}),
+    JobStage.SCORING: frozenset(
+        {JobStage.SCORING, JobStage.REVIEWING, JobStage.ASSEMBLING, JobStage.FAILED}
+    ),
+    JobStage.REVIEWING: frozenset({JobStage.ASSEMBLING}),
+    JobStage.ASSEMBLING: frozenset({JobStage.ASSEMBLING, JobStage.DELIVERED, JobStage.FAILED}),
+    # Assembling again (say, after a late review) replaces the deliverables.
+    JobStage.DELIVERED: frozenset({JobStage.ASSEMBLING}),
     JobStage.FAILED: frozenset(),
 }
 
@@ -58,8 +71,8 @@ def check_transition(current: JobStage, target: JobStage) -> None:
 
 def is_settled(kind: JobKind, stage: JobStage) -> bool:
     """True when the engine has no queued work of its own left for the job (a waiting client
-    stops here): its tasks are out for work, or it failed."""
-    return stage in (JobStage.LABELING, JobStage.FAILED)
+    stops here): it waits for people (workers, reviewers), it is delivered, or it failed."""
+    return stage in (JobStage.LABELING, JobStage.REVIEWING, JobStage.DELIVERED, JobStage.FAILED)
 
 
 def is_open_for_work(stage: str) -> bool:

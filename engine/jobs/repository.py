@@ -55,6 +55,9 @@ class JobRepository:
             )
         )
 
+    def in_stage(self, stage: str) -> Sequence[JobRow]:
+        return self.session.scalars(select(JobRow).where(JobRow.stage == stage)).all()
+
     def delete(self, job: JobRow) -> None:
         self.session.delete(job)
         self.session.flush()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, HTTPException
 
 from engine.api.deps import Ctx
 from engine.label_studio_sync.service import ingest_in_own_transaction
-from engine.work.endpoints import distribution_settings
+from engine.work.endpoints import distribution_settings, score_when_complete
 
 router = APIRouter(prefix="/v1/hooks", tags=["label studio"])
 
@@ -46,4 +46,7 @@ def label_studio_webhook(
         )
         results.append({"annotation": annotation["id"], "status": outcome.status,
                         "reason": outcome.reason})  # fmt: skip
+        if outcome.status == "accepted" and outcome.job_id:
+            with ctx.sessions() as session:
+                score_when_complete(session, outcome.job_id)
     return {"status": "ok", "results": results}

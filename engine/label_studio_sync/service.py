@@ -9,7 +9,7 @@ in ``refused_annotations`` with the reason, never silently dropped.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ class IngestOutcome:
     status: str  # accepted | updated | duplicate | refused | ignored
     answer_id: int | None = None
     reason: str | None = None
+    job_id: str | None = None
 
 
 def _user_id(annotation: dict[str, Any]) -> int | None:
@@ -141,7 +142,7 @@ def ingest_annotation(
         if raced is not None:
             return IngestOutcome("duplicate", raced.id)
         return _refuse(session, annotation, ls_project_id, exc.message, task.id, worker.id)
-    return IngestOutcome("accepted", result.answer_id)
+    return IngestOutcome("accepted", result.answer_id, job_id=result.job_id)
 
 
 def _image_size(task: TaskRow) -> tuple[int, int] | None:
@@ -171,6 +172,7 @@ class ReconcileReport:
     seen: int = 0
     accepted: int = 0
     refused: int = 0
+    jobs_with_new_answers: set[str] = field(default_factory=set)
 
 
 def reconcile(
@@ -193,6 +195,8 @@ def reconcile(
             )
             if outcome.status == "accepted":
                 report.accepted += 1
+                if outcome.job_id:
+                    report.jobs_with_new_answers.add(outcome.job_id)
             elif outcome.status == "refused" and outcome.reason != "refused earlier":
                 report.refused += 1
     return report

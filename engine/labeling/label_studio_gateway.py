@@ -32,6 +32,8 @@ WEBHOOK_SECRET_HEADER = "X-Kazi-Webhook-Secret"
 WEBHOOK_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
 # Tasks per page when listing; Label Studio's default is 100 and it allows any size here.
 LIST_PAGE_SIZE = 1000
+# Task ids per export request: Django refuses more than 1,000 query fields (400).
+EXPORT_CHUNK = 500
 _TRANSIENT_STATUS = frozenset({502, 503, 504})
 # The SDK re-sends on 5xx/408/409/429 and dropped connections by default. Not for calls that
 # create things: a retried import whose first try was committed would duplicate every task.
@@ -215,22 +217,50 @@ class LabelStudioGateway:
     # --- annotations ------------------------------------------------------------------------
 
     def annotations(self, project_id: int) -> Iterator[dict[str, Any]]:
-        """Every annotation of the project (``ANNOTATION_FIELDS``), page by page over the tasks
-        that have any; ``completed_by`` is the annotator's user id."""
+        """Every annotation of the project (``ANNOTATION_FIELDS``); ``completed_by`` is the
+        annotator's user id, ``task`` the Label Studio task id.
+
+        Two steps, both paged: the ids of tasks with annotations (Data Manager filter), then
+        the JSON export of those tasks, ``EXPORT_CHUNK`` ids at a time. About 5 ms per
+        annotated task here; the ``fields=all`` task listing took 2.5 times as long. An
+        annotation made while this runs may be missed; the next pass (or its webhook) has it.
+        """
         pages = _call(
-            "list annotations",
+            "list annotated tasks",
             lambda: self._client.tasks.list(
                 project=project_id,
-                # Not ``include``: with it, annotations come back as bare ``{"id"}`` stubs.
-                fields="all",
+                fields="task_only",
+                include="id",
                 query=_ANNOTATED_ONLY,
                 page_size=LIST_PAGE_SIZE,
             ),
         )
-        for task in _iterate("list annotations", pages):
-            for annotation in task.annotations or []:
-                row = annotation if isinstance(annotation, dict) else annotation.model_dump()
-                yield _annotation_row(row, task.id)
+        task_ids = [int(task.id) for task in _iterate("list annotated tasks", pages)]
+        for start in range(0, len(task_ids), EXPORT_CHUNK):
+            chunk = task_ids[start : start + EXPORT_CHUNK]
+            for task in self._export_json(project_id, chunk):
+                for annotation in task.get("annotations") or []:
+                    yield _annotation_row(annotation, task.get("id"))
+
+    def _export_json(self, project_id: int, task_ids: Sequence[int]) -> list[dict[str, Any]]:
+        # The SDK sends its ``ids`` argument as ``ids=``, which Label Studio ignores (it reads
+        # ``ids[]``), so the ids go in as an extra query parameter.
+        options: RequestOptions = {"additional_query_parameters": {"ids[]": list(task_ids)}}
+        raw = _call(
+            "export annotations",
+            lambda: b"".join(
+                self._client.projects.exports.download_sync(
+                    project_id,
+                    export_type="JSON",
+                    download_all_tasks=False,
+                    request_options=options,
+                )
+            ),
+        )
+        tasks = json.loads(raw)
+        if not isinstance(tasks, list):
+            raise LabelStudioRejected(None, f"export is not a list: {raw[:200]!r}", "export")
+        return tasks
 
     def annotate(
         self, ls_task_id: int, result: list[dict[str, Any]], lead_time: float | None
@@ -303,14 +333,14 @@ class LabelStudioGateway:
         """
         invite = _call("read invite", lambda: self._raw_get("/api/invite"))
         with httpx.Client(base_url=self.base_url, timeout=self.timeout) as session:
-            if not self._sign_up_form(session, str(invite["token"]), email, password):
-                if not self._log_in_form(session, email, password):
-                    raise LabelStudioRejected(
-                        None,
-                        f"could not sign up {email} (taken email or weak password) nor log in "
-                        "with that password",
-                        "sign up worker",
-                    )
+            signed_up = self._sign_up_form(session, str(invite["token"]), email, password)
+            if not signed_up and not self._log_in_form(session, email, password):
+                raise LabelStudioRejected(
+                    None,
+                    f"could not sign up {email} (taken email or weak password) nor log in "
+                    "with that password",
+                    "sign up worker",
+                )
             token = _call(
                 "read worker token", lambda: _json(session.get("/api/current-user/token"))
             )

@@ -11,9 +11,10 @@ from typing import Annotated, BinaryIO, cast
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from engine.api.deps import Ctx
+from engine.storage.local_store import LocalObjectStore
 from engine.storage.object_store import ObjectTooLarge
 from engine.storage.signed_urls import verify_media_signature
 
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/v1/media", tags=["media"])
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "Content-Length",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges",
 }
 
 
@@ -30,17 +31,25 @@ def _check(ctx_secret: str, key: str, method: str, expires: int, signature: str)
         raise HTTPException(403, "media link is invalid or expired", headers=CORS_HEADERS)
 
 
-@router.get("/{key:path}")
+@router.api_route("/{key:path}", methods=["GET", "HEAD"])
 def get_media(
     key: str,
     ctx: Ctx,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query()],
-) -> StreamingResponse:
+) -> Response:
+    # HEAD shares GET's signature: it reveals only the headers of what GET would serve.
     _check(ctx.settings.signing_secret, key, "GET", expires, signature)
     info = ctx.store.stat(key)
     if info is None:
         raise HTTPException(404, "media not found", headers=CORS_HEADERS)
+    if isinstance(ctx.store, LocalObjectStore):
+        # FileResponse answers Range requests (206), so players can seek in long audio.
+        return FileResponse(
+            ctx.store.path_for(key),
+            media_type=info.content_type or "application/octet-stream",
+            headers={**CORS_HEADERS, "Cache-Control": "private, max-age=300"},
+        )
 
     def body():  # type: ignore[no-untyped-def]
         with ctx.store.open_stream(key) as stream:
@@ -54,6 +63,7 @@ def get_media(
             **CORS_HEADERS,
             "Content-Length": str(info.size),
             "Cache-Control": "private, max-age=300",
+            "Accept-Ranges": "none",
         },
     )
 

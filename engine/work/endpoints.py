@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from sqlalchemy.orm import Session
 
 from engine.api.deps import Ctx, DbSession
 from engine.db.models import WorkerRow
+from engine.quality.triggers import job_ready_after_answer
 from engine.work import service
 from engine.work.service import DistributionSettings
 from engine.workforce.service import authenticate_worker
 from schemas.work import DraftView, LeaseView, NextRequest, SubmitRequest, SubmitResponse
+from workers.dispatch import enqueue_score
 
 router = APIRouter(prefix="/v1/work", tags=["work"])
+log = logging.getLogger(__name__)
 
 
 def current_worker(
@@ -33,6 +38,15 @@ def current_worker(
 
 
 Worker = Annotated[WorkerRow, Depends(current_worker)]
+
+
+def score_when_complete(session: Session, job_id: str) -> None:
+    """The last answer of a job sends it to the score stage (the beat sweep covers deadlines)."""
+    if job_ready_after_answer(session, job_id):
+        try:
+            enqueue_score(job_id)
+        except Exception:  # the job stays in labeling; the next answer or a rerun sends it
+            log.exception("could not queue job %s for scoring", job_id)
 
 
 def distribution_settings(ctx: Ctx) -> DistributionSettings:
@@ -106,6 +120,8 @@ def submit_answer(
         raise HTTPException(exc.status_code, exc.message) from exc
     if result.replayed:
         response.status_code = 200
+    else:
+        score_when_complete(session, result.job_id)
     return SubmitResponse(answer_id=result.answer_id, replayed=result.replayed, late=result.late)
 
 

@@ -35,7 +35,9 @@ class WorkRepository:
         have = set(
             self.session.execute(
                 select(AssignmentRow.task_id, AssignmentRow.replica).where(
-                    AssignmentRow.job_id == job_id, AssignmentRow.replica.is_not(None)
+                    AssignmentRow.job_id == job_id,
+                    AssignmentRow.replica.is_not(None),
+                    AssignmentRow.purpose == "answer",
                 )
             ).all()
         )
@@ -109,6 +111,7 @@ class WorkRepository:
             .join(JobRow, JobRow.id == AssignmentRow.job_id)
             .where(
                 JobRow.stage == JobStage.LABELING.value,
+                AssignmentRow.purpose == "answer",
                 AssignmentRow.replica.is_not(None),
                 _free(now),
                 ~exists().where(
@@ -243,7 +246,11 @@ class WorkRepository:
     def slot_counts(self, job_id: str) -> dict[str, int]:
         rows = self.session.execute(
             select(AssignmentRow.state, func.count())
-            .where(AssignmentRow.job_id == job_id, AssignmentRow.replica.is_not(None))
+            .where(
+                AssignmentRow.job_id == job_id,
+                AssignmentRow.replica.is_not(None),
+                AssignmentRow.purpose == "answer",
+            )
             .group_by(AssignmentRow.state)
         ).all()
         return {state: int(n) for state, n in rows}

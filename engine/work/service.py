@@ -84,6 +84,7 @@ class SubmitResult:
     answer_id: int
     replayed: bool
     late: bool
+    job_id: str = ""
 
 
 def _now() -> datetime:
@@ -261,7 +262,7 @@ def submit(
     if client_answer_id:
         earlier = repo.answer_by_client_id(worker_id, client_answer_id)
         if earlier is not None:
-            return SubmitResult(earlier.id, replayed=True, late=False)
+            return SubmitResult(earlier.id, replayed=True, late=False, job_id=earlier.job_id)
     lease = repo.lease(lease_id, for_update=True)
     if lease is None or lease.worker_id != worker_id:
         raise LeaseNotFound(f"no lease {lease_id} for this worker")
@@ -316,7 +317,7 @@ def submit(
         raise SubmitRefused("you have answered this task already") from exc
     slot.state, slot.answer_id, slot.expires_at = "answered", row.id, None
     lease.outcome, lease.ended_at = "submitted", now
-    return SubmitResult(row.id, replayed=False, late=late)
+    return SubmitResult(row.id, replayed=False, late=late, job_id=row.job_id)
 
 
 def release(session: Session, worker_id: str, lease_id: str) -> None:

@@ -352,11 +352,6 @@ def test_media_route_answers_preflight_from_label_studio_origin(
     assert "range" in answer.headers["access-control-allow-headers"].lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine media route ignores Range (always 200, no Accept-Ranges): without a cached "
-    "copy Chromium reports seekable [0, 0] and a seek snaps back to 0",
-)
 def test_audio_seeks_without_browser_cache(
     browser: Browser,  # noqa: F811
     label_studio: LabelStudioServer,

@@ -44,7 +44,8 @@ def test_audio_job_is_drafted_and_stitched_close_to_the_reference(
     )
     job_id = resp.json()["id"]
     assert (
-        wait_for_stage(ctx, job_id, {"labeling", "failed"}, 300, celery_worker_process) == "labeling"
+        wait_for_stage(ctx, job_id, {"labeling", "failed"}, 300, celery_worker_process)
+        == "labeling"
     )
     job = api.get(f"/v1/jobs/{job_id}", headers=auth).json()
     assert [e["stage"] for e in job["stage_history"]][-4:] == [

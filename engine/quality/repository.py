@@ -1,0 +1,166 @@
+"""All SQL for results, answer scores and reviews."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.db.models import (
+    AnswerRow,
+    AnswerScoreRow,
+    AssignmentRow,
+    DraftRow,
+    JobRow,
+    ReviewRow,
+    TaskResultRow,
+    TaskRow,
+)
+from engine.domain.job_stage import JobStage
+
+
+class QualityRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def tasks(self, job_id: str) -> Sequence[TaskRow]:
+        return self.session.scalars(
+            select(TaskRow)
+            .where(TaskRow.job_id == job_id, TaskRow.status != "failed")
+            .order_by(TaskRow.source_id, TaskRow.seq)
+        ).all()
+
+    def answers(self, job_id: str) -> Sequence[AnswerRow]:
+        return self.session.scalars(
+            select(AnswerRow).where(AnswerRow.job_id == job_id).order_by(AnswerRow.id)
+        ).all()
+
+    def open_answer_slots(self, job_id: str) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count()).where(
+                    AssignmentRow.job_id == job_id,
+                    AssignmentRow.purpose == "answer",
+                    AssignmentRow.replica.is_not(None),
+                    AssignmentRow.state != "answered",
+                )
+            )
+            or 0
+        )
+
+    def latest_draft_texts(self, job_id: str) -> dict[str, str]:
+        rows = self.session.execute(
+            select(DraftRow.task_id, DraftRow.text)
+            .join(TaskRow, TaskRow.id == DraftRow.task_id)
+            .where(TaskRow.job_id == job_id)
+            .order_by(DraftRow.created_at)
+        ).all()
+        return {task_id: text for task_id, text in rows}
+
+    def worker_scores(self, worker_ids: Sequence[str]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {w: [] for w in worker_ids}
+        if not worker_ids:
+            return out
+        for worker_id, score in self.session.execute(
+            select(AnswerScoreRow.worker_id, AnswerScoreRow.score).where(
+                AnswerScoreRow.worker_id.in_(list(worker_ids))
+            )
+        ):
+            out[worker_id].append(score)
+        return out
+
+    def put_score(self, row: AnswerScoreRow) -> None:
+        self.session.merge(row)
+
+    def result(self, task_id: str, *, for_update: bool = False) -> TaskResultRow | None:
+        stmt = select(TaskResultRow).where(TaskResultRow.task_id == task_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return self.session.scalar(stmt)
+
+    def results(self, job_id: str) -> Sequence[TaskResultRow]:
+        return self.session.scalars(
+            select(TaskResultRow).where(TaskResultRow.job_id == job_id)
+        ).all()
+
+    def put_result(self, row: TaskResultRow) -> None:
+        self.session.merge(row)
+        self.session.flush()
+
+    def count_in_review(self, job_id: str) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count()).where(
+                    TaskResultRow.job_id == job_id, TaskResultRow.status == "in_review"
+                )
+            )
+            or 0
+        )
+
+    def add_review_slot(self, job_id: str, task_id: str) -> None:
+        have = self.session.scalar(
+            select(AssignmentRow.id).where(
+                AssignmentRow.task_id == task_id, AssignmentRow.purpose == "review"
+            )
+        )
+        if have is None:
+            self.session.add(
+                AssignmentRow(task_id=task_id, job_id=job_id, replica=-1, purpose="review")
+            )
+
+    def find_review_slot(
+        self, reviewer_id: str, now: datetime, job_id: str | None
+    ) -> AssignmentRow | None:
+        stmt = (
+            select(AssignmentRow)
+            .join(JobRow, JobRow.id == AssignmentRow.job_id)
+            .where(
+                JobRow.stage == JobStage.REVIEWING.value,
+                AssignmentRow.purpose == "review",
+                or_(
+                    AssignmentRow.state == "open",
+                    and_(AssignmentRow.state == "leased", AssignmentRow.expires_at <= now),
+                ),
+                # Nobody reviews a task they answered.
+                ~exists().where(
+                    AnswerRow.task_id == AssignmentRow.task_id, AnswerRow.worker_id == reviewer_id
+                ),
+            )
+            .order_by(JobRow.created_at, AssignmentRow.id)
+            .limit(1)
+            .with_for_update(of=AssignmentRow, skip_locked=True)
+        )
+        if job_id is not None:
+            stmt = stmt.where(AssignmentRow.job_id == job_id)
+        return self.session.scalar(stmt)
+
+    def add_review(self, row: ReviewRow) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def review_of(self, task_id: str) -> ReviewRow | None:
+        return self.session.scalar(select(ReviewRow).where(ReviewRow.task_id == task_id))
+
+    def review_by_client_id(self, reviewer_id: str, client_review_id: str) -> ReviewRow | None:
+        return self.session.scalar(
+            select(ReviewRow).where(
+                ReviewRow.reviewer_id == reviewer_id,
+                ReviewRow.client_review_id == client_review_id,
+            )
+        )
+
+    def answers_of_task(self, task_id: str) -> Sequence[AnswerRow]:
+        return self.session.scalars(select(AnswerRow).where(AnswerRow.task_id == task_id)).all()
+
+    def clear_scores(self, job_id: str) -> None:
+        self.session.execute(delete(AnswerScoreRow).where(AnswerScoreRow.job_id == job_id))
+
+    def scores_of_worker(self, worker_id: str, limit: int) -> Sequence[AnswerScoreRow]:
+        return self.session.scalars(
+            select(AnswerScoreRow)
+            .where(AnswerScoreRow.worker_id == worker_id)
+            .order_by(AnswerScoreRow.scored_at.desc())
+            .limit(limit)
+        ).all()
