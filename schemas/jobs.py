@@ -210,3 +210,19 @@ class UploadUrl(BaseModel):
     key: str
     url: str
     expires_at: datetime
+
+
+class DeliverableView(BaseModel):
+    name: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+    url: str = Field(description="Presigned download link")
+
+
+class DeliverableList(BaseModel):
+    job_id: str
+    stage: str
+    items: list[DeliverableView]

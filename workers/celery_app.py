@@ -13,7 +13,13 @@ from engine.settings import Settings, get_settings
 
 QUEUES = ("ingest", "asr", "publish", "score", "assemble")
 
-TASK_MODULES = ["workers.ingest", "workers.asr", "workers.publish", "workers.score"]
+TASK_MODULES = [
+    "workers.ingest",
+    "workers.asr",
+    "workers.publish",
+    "workers.score",
+    "workers.assemble",
+]
 
 # Retry policy for transient I/O failures (object store, database connection).
 TRANSIENT_RETRY: dict[str, object] = {

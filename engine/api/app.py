@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from engine.assembly.endpoints import router as delivery_router
 from engine.bootstrap import EngineContext, get_context
 from engine.jobs.endpoints import router as jobs_router
 from engine.jobs.errors import JobError
@@ -49,4 +50,5 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
     app.include_router(hooks_router)
     app.include_router(ls_entry_router)
     app.include_router(review_router)
+    app.include_router(delivery_router)
     return app

@@ -1,6 +1,11 @@
 """The ``kazi`` console script: imports every command module so each attaches to ``app``."""
 
-from engine.cli import job_commands, service_commands, worker_commands  # noqa: F401
+from engine.cli import (  # noqa: F401
+    fetch_command,
+    job_commands,
+    service_commands,
+    worker_commands,
+)
 from engine.cli.app import app
 
 for _optional in ("engine.cli.eval_asr", "engine.cli.eval_consensus"):

@@ -329,3 +329,20 @@ class ReviewRow(Base):
     ls_annotation_id: Mapped[int | None] = mapped_column(Integer, unique=True, default=None)
     time_spent_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliverableRow(Base):
+    """A file delivered to the client; assembling again replaces it (one row per name)."""
+
+    __tablename__ = "deliverables"
+    __table_args__ = (UniqueConstraint("job_id", "name", name="uq_deliverables_job_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))  # transcript | subtitles | dataset | report
+    content_type: Mapped[str] = mapped_column(String(100))
+    object_key: Mapped[str] = mapped_column(String(1024))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,7 +1,7 @@
 """``LabelStudioGateway`` against a real Label Studio (``conftest.label_studio``).
 
 Timings on the dev machine (two shared cores, other suites running): 1,200 tasks with
-predictions import in ~3 s; 10,000 in 32 s (batches of 500).
+predictions import in ~3 s; 10,000 in 29 to 49 s (batches of 500).
 """
 
 from __future__ import annotations
@@ -307,7 +307,7 @@ def test_errors_say_unavailable_or_rejected(
 
 
 def test_ten_thousand_tasks_import(gateway: LabelStudioGateway) -> None:
-    """Measured: 32 s for 10,000 tasks with predictions (20 batches of 500) on two shared cores."""
+    """Measured: 29 to 49 s for 10,000 tasks with predictions (batches of 500), 2 shared cores."""
     project_id = gateway.create_project("kazi 10k", render_label_config("transcription"))
     started = time.monotonic()
     ids = gateway.import_tasks(project_id, transcription_tasks("t", 10_000))

@@ -1,0 +1,57 @@
+"""``kazi fetch JOB``: download a job's deliverables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.cli.app import app
+
+
+@app.command()
+def fetch(
+    job_id: Annotated[str, typer.Argument(help="Job id")],
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to put them (default: ./<job id>)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Download every deliverable of a delivered job."""
+    from engine.assembly.repository import AssemblyRepository
+    from engine.bootstrap import get_context
+    from engine.clients.service import ensure_client
+    from engine.jobs.repository import JobRepository
+
+    ctx = get_context()
+    with ctx.sessions() as session:
+        client_id = ensure_client(session, ctx.settings.local_client_name)
+        session.commit()
+        job = JobRepository(session).get_for_client(job_id, client_id)
+        if job is None:
+            typer.echo(f"error: no job {job_id}", err=True)
+            raise typer.Exit(1)
+        rows = [
+            (r.name, r.object_key, r.sha256)
+            for r in AssemblyRepository(session).deliverables(job_id)
+        ]
+        stage = job.stage
+    if not rows:
+        typer.echo(f"error: job {job_id} has no deliverables yet (stage: {stage})", err=True)
+        raise typer.Exit(1)
+    target = (directory or Path(job_id)).resolve()
+    written = []
+    for name, key, _sha in rows:
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ctx.store.download_to(key, path)
+        written.append(str(path))
+    if as_json:
+        typer.echo(
+            json.dumps({"job_id": job_id, "stage": stage, "dir": str(target), "files": written})
+        )
+    else:
+        for path in written:
+            typer.echo(path)

@@ -1,0 +1,1 @@
+"""Simulated trainee workers: error models (pure) and drivers that answer through the real APIs."""
