@@ -22,12 +22,17 @@ database: *lost* = acknowledged (201) answers that are not stored; *duplicates* 
 beyond the overlap on a task plus a second answer by the same worker on a task; stored
 answers that were never acknowledged are reported as *unacked*.
 
+Before each side's load its database is ANALYZEd (as autovacuum would have done a minute after
+the tasks were loaded; ``--no-analyze`` measures the cold-statistics case instead).
+
 The client, both servers and PostgreSQL share this machine's cores (two on the dev machine,
 with other work running), so the figures are for one small box, not a deployment; the output
-shows how busy the cores were during each window.
+shows how busy the cores were during each window, and how many PostgreSQL connections and
+transactions each answer cost.
 
     .venv/bin/python bench/distribution.py [--workers 50] [--seconds 30] [--warmup 3]
-        [--think-ms 0] [--engine-only | --ls-only] [--tasks N] [--ls-tasks N] [--json]
+        [--think-ms 0] [--engine-only | --ls-only] [--tasks 3000] [--ls-tasks 1000]
+        [--overlap 2] [--tier qualified] [--no-analyze] [--json]
 
 Everything it starts (servers, Celery worker, databases, temp dirs, Redis keys) is removed at
 the end, also on Ctrl-C or SIGTERM.
@@ -168,24 +173,21 @@ def machine_busy() -> tuple[float, float]:
     return total - idle, total
 
 
-def backend_cpu(database: str) -> dict[int, float]:
-    """CPU seconds of each PostgreSQL backend connected to ``database`` now."""
+def db_counters(database: str) -> dict[str, int]:
+    """Sessions opened and transactions run on ``database`` so far (``pg_stat_database``)."""
     with admin_connect() as conn:
-        pids = [r[0] for r in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,))]  # fmt: skip
-    out = {}
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            out[pid] = _proc_cpu(pid)[2]
-    return out
+        row = conn.execute(
+            "SELECT sessions, xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+            (database,),
+        ).fetchone()
+    return {"sessions": int(row[0]), "transactions": int(row[1])} if row else {}
 
 
 @dataclass
 class CpuMeter:
-    """CPU used during the measured window: this client process, the server's process
-    session, all PostgreSQL processes (other databases included), and the backends of the
-    server's own database that were connected through the whole window (a pooled server's
-    share; Label Studio opens a connection per request, so its share cannot be told apart)."""
+    """What the measured window cost: CPU of this client process, of the server's process
+    session and of all PostgreSQL processes (other databases included; the machine is
+    shared), and the PostgreSQL sessions opened and transactions run on the side's database."""
 
     server_sid: int | None
     database: str | None = None
@@ -197,7 +199,7 @@ class CpuMeter:
         self._client = time.process_time()
         self._busy = machine_busy()
         self.start = cpu_by_group(self.server_sid)
-        self._backends = backend_cpu(self.database) if self.database else {}
+        self._db = db_counters(self.database) if self.database else {}
 
     def end(self) -> None:
         wall = time.perf_counter() - self._wall
@@ -214,13 +216,10 @@ class CpuMeter:
             "load_average_1m": os.getloadavg()[0],
         }
         if self.database:
-            backends = backend_cpu(self.database)
-            self.usage["postgres_own_db_cores"] = (
-                sum(
-                    backends[pid] - self._backends[pid] for pid in backends if pid in self._backends
-                )
-                / wall
-            )
+            time.sleep(1.1)  # backends flush their statistics about once a second
+            db = db_counters(self.database)
+            for key in ("sessions", "transactions"):
+                self.usage[f"pg_{key}"] = db.get(key, 0) - self._db.get(key, 0)
 
 
 # -- the closed-loop load ------------------------------------------------------------------
@@ -815,7 +814,12 @@ def label_studio_half(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, A
     assert server.process is not None
     side = LabelStudioSide(server.url, pid, tokens)
     load = run_load(
-        side, args.workers, args.warmup, args.seconds, args.think_ms, CpuMeter(server.process.pid)
+        side,
+        args.workers,
+        args.warmup,
+        args.seconds,
+        args.think_ms,
+        CpuMeter(server.process.pid, server.database),
     )
 
     assert server.database is not None
@@ -994,8 +998,6 @@ def render(report: dict[str, Any]) -> str:
     for r in rows:
         c = r["cpu"]
         cpu = [f"client {c.get('client_cores', 0):.2f}", f"server {c.get('server_cores', 0):.2f}"]
-        if "postgres_own_db_cores" in c:
-            cpu.append(f"postgres (its db) {c['postgres_own_db_cores']:.2f}")
         cpu.append(f"postgres (all dbs) {c.get('postgres_cores', 0):.2f}")
         lines.append(
             f"  {r['side']:<12} next {ms(r['next_p50_ms'])} / {ms(r['next_p99_ms'])}, "
@@ -1006,6 +1008,11 @@ def render(report: dict[str, Any]) -> str:
             f"{100 * c.get('machine_busy_fraction', 0):.0f}% busy, "
             f"load {c.get('load_average_1m', 0):.1f}"
         )
+        if r["answers"] and "pg_sessions" in c:
+            lines.append(
+                f"  {'':<12} its database: {c['pg_sessions'] / r['answers']:.1f} new connections "
+                f"and {c['pg_transactions'] / r['answers']:.1f} transactions per answer"
+            )
         extra = []
         if r["ran_out_of_work_at_s"] is not None:
             extra.append(f"ran out of work {r['ran_out_of_work_at_s']:.1f} s into the window")

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     label_studio_token: str = ""
     # Where workers' browsers reach Label Studio, when not the same as label_studio_url.
     label_studio_public_url: str = ""
+    # Base URL Label Studio posts webhooks to (default: public_url).
+    webhook_base_url: str = ""
     # Shared secret Label Studio sends with every webhook (header X-Kazi-Webhook-Secret).
     webhook_secret: str = "kazi-dev-webhook-secret"
     # How often beat pulls annotations the webhooks may have missed.

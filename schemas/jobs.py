@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -96,8 +96,6 @@ class JobSpec(BaseModel):
             raise ValueError("a transcription job takes no labels")
         if self.segment_overlap_seconds >= self.max_segment_seconds:
             raise ValueError("segment_overlap_seconds must be smaller than max_segment_seconds")
-        if self.deadline is not None and self.deadline <= datetime.now(UTC):
-            raise ValueError("deadline is in the past")
         self._check_gold()
         return self
 

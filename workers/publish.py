@@ -51,7 +51,8 @@ def publish_job_task(job_id: str) -> str | None:
             job_id,
             spec,
             lambda key: ctx.store.presigned_get_url(key, LABEL_STUDIO_LINK_LIFETIME),
-            ctx.settings.public_url.rstrip("/") + "/v1/hooks/label-studio",
+            (ctx.settings.webhook_base_url or ctx.settings.public_url).rstrip("/")
+            + "/v1/hooks/label-studio",
             ctx.settings.webhook_secret,
             ctx.settings.label_studio_import_batch,
         )

@@ -99,7 +99,7 @@ def assemble_job(
             if source.filename in gold_names:
                 continue  # gold files measure workers; they are not the client's deliverable
             if source.status == "failed":
-                failed_sources.append(f"{source.filename}: {source.failure_reason}")
+                failed_sources.append(source.failure_reason or f"{source.filename}: failed")
                 continue
             tasks = [t for t in repo.tasks_of_source(source.id) if not t.is_gold]
             all_tasks.extend(tasks)

@@ -83,6 +83,12 @@ def _valid_key(key: str) -> bool:
     return True
 
 
+def _check_deadline(spec: JobSpec) -> None:
+    # Checked at intake only: a stored spec stays valid after its deadline passes.
+    if spec.deadline is not None and spec.deadline <= datetime.now(UTC):
+        raise InvalidUpload("deadline is in the past")
+
+
 def _check_gold_names(spec: JobSpec, raw_names: Sequence[str | None]) -> None:
     names = set()
     for raw in raw_names:
@@ -191,6 +197,7 @@ def submit_job(
         raise InvalidUpload("a job needs at least one file")
     if len(files) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(files)}")
+    _check_deadline(spec)
     _check_gold_names(spec, [f.filename for f in files])
     repo = JobRepository(session)
     job = _new_job(repo, client_id, spec)
@@ -234,6 +241,7 @@ def submit_job_from_objects(
     """Create a job from objects the client already put in the store under its own prefix."""
     if len(refs) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(refs)}")
+    _check_deadline(spec)
     _check_gold_names(spec, [ref.filename or ref.key.rsplit("/", 1)[-1] for ref in refs])
     own_prefix = client_prefix(client_id)
     for ref in refs:
