@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults (SQLite, local object store, filesystem broker, a worker the CLI
-# starts): submit a real ten-sentence recording, wait with progress bars, list its microtasks.
+# The main job, end to end, on embedded defaults (SQLite, local object store, filesystem broker)
+# plus a real Label Studio started for it: real recordings and drawn images are pre-drafted,
+# published, answered by simulated trainees in Label Studio, merged, reviewed and assembled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 DATA=${KAZI_DATA:-../shared/data}
-exec .venv/bin/kazi submit --kind transcription "$DATA/speech/harvard-OSR_us_000_0034_8k.wav" --wait
+exec .venv/bin/kazi demo --data "$DATA" "$@"

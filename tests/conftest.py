@@ -172,3 +172,29 @@ def wait_for_stage(ctx, job_id: str, stages: set[str], timeout: float = 180.0, w
         f"job {job_id} did not reach {stages} in {timeout} s"
         + (f"\nworker log:\n{worker.tail()}" if worker else "")
     )
+
+
+@pytest.fixture(scope="session")
+def label_studio():  # type: ignore[no-untyped-def]
+    """One real Label Studio server for the test session: a free port on loopback and a
+    throwaway PostgreSQL database copied from a migrated template (seconds, not a minute).
+    Nothing is skipped: without ``.venv-labelstudio`` the install script runs first."""
+    from engine.labeling.label_studio_server import (
+        LabelStudioServer,
+        PostgresServer,
+        ensure_installed,
+        ensure_template_database,
+    )
+
+    ensure_installed()
+    postgres = PostgresServer.from_url(PG_ADMIN_URL)
+    server = LabelStudioServer.throwaway(
+        postgres=postgres, template_database=ensure_template_database(postgres)
+    )
+    server.start()
+    try:
+        # Generous: two shared cores, and other suites may be starting servers too.
+        server.wait_ready(timeout=300)
+        yield server
+    finally:
+        server.stop()

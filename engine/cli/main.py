@@ -1,6 +1,7 @@
 """The ``kazi`` console script: imports every command module so each attaches to ``app``."""
 
 from engine.cli import (  # noqa: F401
+    demo_command,
     fetch_command,
     job_commands,
     service_commands,

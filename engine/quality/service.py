@@ -8,7 +8,6 @@ reviewer's accepted or corrected result is final and re-scores the workers who a
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from engine.db.models import AnswerRow, AnswerScoreRow, LeaseRow, ReviewRow, Tas
 from engine.domain.answer_scoring import score_answer
 from engine.domain.job_stage import JobKind, JobStage
 from engine.domain.lease_rules import WorkerTier, lease_expiry
-from engine.domain.review_selection import select_for_review
+from engine.domain.review_selection import sample_draw, select_for_review
 from engine.domain.scoring import word_diff
 from engine.domain.worker_skill import TierPolicy, decide_tier, estimate_skill
 from engine.jobs.repository import JobRepository
@@ -96,7 +95,7 @@ def score_job(
     sessions: sessionmaker[Session],
     job_id: str,
     settings: QualitySettings,
-    draw: Callable[[], float] = random.random,
+    draw: Callable[[str], float] | None = None,
 ) -> JobStage | None:
     """Consensus, scores, skills and review selection, in one transaction (safe to rerun)."""
     with sessions.begin() as session:
@@ -146,7 +145,10 @@ def score_job(
         regular_tasks = [t for t in tasks.values() if not t.is_gold]
         agreements = {t.id: merged[t.id].agreement for t in regular_tasks if t.id in merged}
         to_review = select_for_review(
-            agreements, settings.review_threshold, settings.review_sample_rate, draw
+            agreements,
+            settings.review_threshold,
+            settings.review_sample_rate,
+            draw or (lambda task_id: sample_draw(task_id, job_id)),
         )
         for t in regular_tasks:
             m = merged.get(t.id)

@@ -1,0 +1,426 @@
+"""The main job, end to end, on embedded defaults plus a real Label Studio.
+
+Real recordings (../shared/data/speech) and drawn images are submitted, pre-drafted, published
+to Label Studio, answered there by simulated trainee workers with differing error rates (gold
+tasks included; one careless worker), merged, scored, reviewed by a simulated QA reviewer
+through the review API, and assembled; the deliverables and the quality report are fetched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+STAGES = ["received", "splitting", "split", "drafting", "drafted", "publishing", "labeling",
+          "scoring", "reviewing", "assembling", "delivered"]  # fmt: skip
+
+
+@dataclass
+class DemoJob:
+    name: str
+    kind: str
+    job_id: str = ""
+    truth: dict[str, dict[str, Any]] = field(default_factory=dict)  # task id -> true answer
+    references: dict[str, str] = field(default_factory=dict)  # source filename -> reference
+
+
+def _free_port() -> int:
+    from engine.labeling.label_studio_server import free_port
+
+    return free_port()
+
+
+def _postgres_or_none():  # type: ignore[no-untyped-def]
+    from engine.labeling.label_studio_server import PostgresServer
+
+    pg = PostgresServer.from_env()
+    try:
+        with pg.connect():
+            return pg
+    except Exception:
+        return None
+
+
+@contextmanager
+def _process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited; see {log}:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer in {timeout} s; see {log}")
+
+
+def _clip_references(speech: Path) -> list[tuple[Path, str]]:
+    from engine.asr.recording_eval import speech_clips
+
+    return speech_clips(speech)
+
+
+def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    from engine.settings import get_settings
+
+    base = get_settings()
+    var = base.var_dir.resolve()
+    api_port = _free_port()
+    env_extra = {
+        "KAZI_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
+        # Drafts and reviews are deterministic enough for a demo; a 10 % sample still shows QA.
+        "KAZI_REVIEW_SAMPLE_RATE": os.environ.get("KAZI_REVIEW_SAMPLE_RATE", "0.1"),
+    }
+    with ExitStack() as stack:
+        ls = _start_label_studio(stack, var, console)
+        env_extra |= {"KAZI_LABEL_STUDIO_URL": ls.url, "KAZI_LABEL_STUDIO_TOKEN": ls.token}
+        os.environ.update(env_extra)
+        get_settings.cache_clear()
+        from engine.bootstrap import get_context
+
+        get_context.cache_clear()
+        ctx = get_context()
+        env = {**os.environ}
+        api_log, worker_log = var / "demo-api.log", var / "demo-worker.log"
+        api = stack.enter_context(_process(
+            [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(api_port)],
+            env, api_log))  # fmt: skip
+        from engine.cli.embedded_worker import worker_command
+        from workers.celery_app import QUEUES
+
+        stack.enter_context(_process(worker_command(list(QUEUES), 2, "INFO"), env, worker_log))
+        _wait_http(f"http://127.0.0.1:{api_port}/health", api, api_log)
+        console.print(f"engine API on http://127.0.0.1:{api_port} (log {api_log}), "
+                      f"worker log {worker_log}")  # fmt: skip
+
+        crowd, reviewer_key = _register_crowd(ctx, ls, seed, console)
+        jobs = _submit_jobs(ctx, data_dir)
+        with _progress(console) as progress:
+            bars = {
+                j.name: progress.add_task(
+                    f"{j.name} ({j.job_id[:8]})", total=len(STAGES), stage="received"
+                )
+                for j in jobs
+            }
+            stop = threading.Event()
+            watcher = threading.Thread(target=_watch, args=(ctx, jobs, progress, bars, stop))
+            watcher.start()
+            try:
+                _wait_stage(ctx, jobs, {"labeling"})
+                for job in jobs:
+                    _fill_truth(ctx, job)
+                _crowd_answers(ls, api_port, crowd, jobs, seed)
+                _review(api_port, reviewer_key, jobs, ctx)
+                _wait_stage(ctx, jobs, {"delivered"}, timeout=600)
+            finally:
+                stop.set()
+                watcher.join()
+        return _summarise(ctx, jobs, var, console)
+
+
+def _start_label_studio(stack: ExitStack, var: Path, console: Console):  # type: ignore[no-untyped-def]
+    from engine.labeling.label_studio_server import (
+        LabelStudioServer,
+        ensure_installed,
+        ensure_template_database,
+    )
+
+    console.print("Label Studio: installing into .venv-labelstudio if needed ...")
+    ensure_installed()
+    pg = _postgres_or_none()
+    if pg is not None:
+        console.print("Label Studio: starting on PostgreSQL (copy of a migrated template) ...")
+        server = LabelStudioServer.throwaway(
+            postgres=pg, template_database=ensure_template_database(pg)
+        )
+    else:
+        console.print("Label Studio: no PostgreSQL on 127.0.0.1:5432; starting on SQLite "
+                      "(about a minute the first time) ...")  # fmt: skip
+        server = LabelStudioServer(database=None, data_dir=None)
+    server.start()
+    stack.callback(server.stop)
+    server.wait_ready(timeout=300)
+    console.print(f"Label Studio ready at {server.url}")
+    return server
+
+
+def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-untyped-def]
+    from engine.labeling.label_studio_gateway import LabelStudioGateway
+    from engine.simulation.error_models import default_crowd
+    from engine.work.start_links import start_link
+    from engine.workforce.service import enrol_in_label_studio, register_worker
+
+    admin = LabelStudioGateway(ls.url, ls.token)
+    tag = f"{int(time.time()) % 100000:05d}"
+    crowd = []
+    table = Table(title="simulated trainee workers")
+    for col in ("handle", "tier", "word errors", "label errors"):
+        table.add_column(col)
+    for profile in default_crowd(seed, handle_prefix=f"demo{tag}"):
+        with ctx.sessions.begin() as session:
+            w = register_worker(session, profile.handle, profile.tier)
+            enrol_in_label_studio(session, admin, w.id, f"Pass-{w.id[:12]}!")
+        with ctx.sessions() as session:
+            from engine.db.models import WorkerRow
+
+            row = session.get(WorkerRow, w.id)
+            token = row.ls_token  # type: ignore[union-attr]
+        link = start_link(ctx.settings.public_url, w.id, ctx.settings.signing_secret)
+        crowd.append((profile, link, token))
+        table.add_row(profile.handle, profile.tier, f"{profile.word_error_rate:.0%}",
+                      f"{profile.label_error_rate:.0%}")  # fmt: skip
+    with ctx.sessions.begin() as session:
+        reviewer = register_worker(session, f"demo{tag}-qa", "reviewer")
+    console.print(table)
+    return crowd, reviewer.api_key
+
+
+def _submit_jobs(ctx, data_dir: Path) -> list[DemoJob]:  # type: ignore[no-untyped-def]
+    from engine.clients.service import ensure_client
+    from engine.demo.sample_images import sample_images
+    from engine.jobs.intake import IncomingFile, submit_job
+    from schemas.jobs import JobSpec
+    from workers.dispatch import enqueue_split
+
+    with ctx.sessions() as session:
+        client_id = ensure_client(session, ctx.settings.local_client_name)
+        session.commit()
+    clips = _clip_references(data_dir / "speech")
+    if not clips:
+        raise RuntimeError(f"no speech clips under {data_dir / 'speech'}")
+    talk = DemoJob("transcripts", "transcription", references={p.name: r for p, r in clips})
+    gold_clip = next(p for p, _ in clips if p.name == "1089-134691-0000.flac")
+    spec = JobSpec(kind="transcription", overlap=3, gold_ratio=0.2,
+                   gold=[{"filename": gold_clip.name, "text": talk.references[gold_clip.name]}])  # type: ignore[list-item]  # fmt: skip
+    with ctx.sessions() as session:
+        job = submit_job(session, ctx.store, client_id=client_id, spec=spec,
+                         files=[IncomingFile(p.name, io.BytesIO(p.read_bytes())) for p, _ in clips],
+                         max_upload_bytes=ctx.settings.max_upload_bytes, max_files=100,
+                         enqueue_split=enqueue_split)  # fmt: skip
+        talk.job_id = job.id
+    images = sample_images()
+    shapes = DemoJob(
+        "boxes", "image_boxes", references={i.filename: json.dumps(i.boxes) for i in images}
+    )
+    spec = JobSpec(kind="image_boxes", labels=["circle", "square"], overlap=3, gold_ratio=0.2,
+                   gold=[{"filename": "yard.png", "boxes": list(images[1].boxes)}])  # type: ignore[list-item]  # fmt: skip
+    with ctx.sessions() as session:
+        job = submit_job(session, ctx.store, client_id=client_id, spec=spec,
+                         files=[IncomingFile(i.filename, io.BytesIO(i.png)) for i in images],
+                         max_upload_bytes=ctx.settings.max_upload_bytes, max_files=100,
+                         enqueue_split=enqueue_split)  # fmt: skip
+        shapes.job_id = job.id
+    return [talk, shapes]
+
+
+def _fill_truth(ctx, job: DemoJob) -> None:  # type: ignore[no-untyped-def]
+    from engine.demo.sample_images import boxes_in_tile
+    from engine.demo.segment_truth import segment_references
+    from engine.domain.draft import DraftWord
+    from engine.drafting.repository import DraftRepository
+    from engine.jobs.repository import JobRepository
+
+    with ctx.sessions() as session:
+        repo = JobRepository(session)
+        for source in repo.sources(job.job_id):
+            tasks = [t for t, s in repo.tasks_page(job.job_id, 10_000, 0) if s.id == source.id]
+            if job.kind == "transcription":
+                words: list[DraftWord] = []
+                for t in tasks:
+                    d = DraftRepository(session).latest_for_task(t.id)
+                    words += [DraftWord.from_json(w) for w in (d.words if d else [])]
+                parts = segment_references(
+                    job.references[source.filename],
+                    [(t.id, t.start_seconds or 0.0, t.end_seconds or 0.0) for t in tasks], words,
+                )  # fmt: skip
+                job.truth |= {t: {"text": text} for t, text in parts.items()}
+            else:
+                boxes = tuple(json.loads(job.references[source.filename]))
+                for t in tasks:
+                    tile = (t.box_x or 0, t.box_y or 0, t.box_w or 0, t.box_h or 0)
+                    job.truth[t.id] = {"boxes": boxes_in_tile(boxes, tile)}
+
+
+def _crowd_answers(ls, api_port: int, crowd, jobs: list[DemoJob], seed: int) -> None:  # type: ignore[no-untyped-def]
+    from engine.simulation.crowd_driver import answer_via_label_studio
+
+    truth = {t: a for j in jobs for t, a in j.truth.items()}
+
+    def truth_for(task: dict[str, Any]) -> dict[str, Any] | None:
+        return truth.get(task["kazi_task_id"])
+
+    errors: list[BaseException] = []
+
+    def work(i: int, profile, link: str, token: str) -> None:  # type: ignore[no-untyped-def]
+        try:
+            answer_via_label_studio(f"http://127.0.0.1:{api_port}", link, ls.url, token, profile,
+                                    truth_for, random.Random(seed * 100 + i))  # fmt: skip
+        except BaseException as exc:  # surfaced after the join
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i, *c)) for i, c in enumerate(crowd)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def _review(api_port: int, key: str, jobs: list[DemoJob], ctx, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]
+    """A careful QA reviewer: accepts a right result, corrects a wrong one."""
+    from engine.domain.answer_scoring import score_answer
+    from engine.domain.job_stage import JobKind
+
+    kinds = {j.job_id: JobKind(j.kind) for j in jobs}
+    truth = {t: a for j in jobs for t, a in j.truth.items()}
+    auth = {"Authorization": f"Bearer {key}"}
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", headers=auth, timeout=30) as http:
+        while time.monotonic() < deadline:
+            resp = http.post("/v1/review/next", json={})
+            if resp.status_code == 204:
+                if _all_past_review(ctx, jobs):
+                    return
+                time.sleep(0.5)
+                continue
+            resp.raise_for_status()
+            lease = resp.json()
+            expected = truth[lease["task_id"]]
+            good = score_answer(kinds[lease["job_id"]], lease["consensus"], expected).score >= 0.95
+            body: dict[str, Any] = {"client_review_id": lease["lease_id"],
+                                    "decision": "accept" if good else "correct"}  # fmt: skip
+            if not good:
+                body["answer"] = expected
+            done = http.post(f"/v1/review/{lease['lease_id']}/submit", json=body)
+            if done.status_code != 409:  # 409: the result was settled meanwhile
+                done.raise_for_status()
+    raise RuntimeError("review did not finish in time")
+
+
+def _stages(ctx, jobs: list[DemoJob]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from engine.jobs.repository import JobRepository
+
+    with ctx.sessions() as session:
+        repo = JobRepository(session)
+        return {j.job_id: repo.get(j.job_id).stage for j in jobs}  # type: ignore[union-attr]
+
+
+def _all_past_review(ctx, jobs: list[DemoJob]) -> bool:  # type: ignore[no-untyped-def]
+    return all(s in ("assembling", "delivered", "failed") for s in _stages(ctx, jobs).values())
+
+
+def _wait_stage(ctx, jobs: list[DemoJob], wanted: set[str], timeout: float = 900) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stages = _stages(ctx, jobs)
+        if "failed" in stages.values():
+            raise RuntimeError(f"a demo job failed: {stages}")
+        if all(STAGES.index(s) >= min(STAGES.index(w) for w in wanted) for s in stages.values()):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"jobs did not reach {wanted}: {_stages(ctx, jobs)}")
+
+
+@contextmanager
+def _progress(console: Console) -> Iterator[Progress]:
+    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[stage]}"), TimeElapsedColumn(), console=console,
+                  ) as progress:  # fmt: skip
+        yield progress
+
+
+def _watch(ctx, jobs, progress: Progress, bars, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    from engine.work.repository import WorkRepository
+
+    while not stop.is_set():
+        stages = _stages(ctx, jobs)
+        for job in jobs:
+            stage = stages[job.job_id]
+            note = stage
+            if stage == "labeling":
+                with ctx.sessions() as session:
+                    counts = WorkRepository(session).slot_counts(job.job_id)
+                note = f"labeling: {counts.get('answered', 0)}/{sum(counts.values())} answers"
+            progress.update(bars[job.name], completed=STAGES.index(stage) + 1, stage=note)
+        stop.wait(0.5)
+    for job in jobs:
+        progress.update(bars[job.name], completed=len(STAGES), stage="delivered")
+
+
+def _summarise(ctx, jobs: list[DemoJob], var: Path, console: Console) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    from engine.assembly.repository import AssemblyRepository
+    from engine.domain.scoring import word_error_rate
+
+    out: dict[str, Any] = {"jobs": []}
+    for job in jobs:
+        target = var / "deliverables" / job.job_id
+        with ctx.sessions() as session:
+            rows = [
+                (r.name, r.object_key) for r in AssemblyRepository(session).deliverables(job.job_id)
+            ]
+        paths = []
+        for name, key in rows:
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            ctx.store.download_to(key, path)
+            paths.append(path)
+        report = json.loads((target / "report.json").read_text())
+        entry: dict[str, Any] = {"job_id": job.job_id, "kind": job.kind, "dir": str(target),
+                                 "report": str(target / "report.html"),
+                                 "files": [str(p) for p in paths]}  # fmt: skip
+        if job.kind == "transcription":
+            wers = {}
+            for name, reference in job.references.items():
+                txt = target / (Path(name).stem + ".txt")
+                if txt.exists():
+                    text = txt.read_text().split("\n[not transcribed")[0]
+                    wers[name] = round(100 * word_error_rate(reference, text), 2)
+            entry["wer_percent"] = wers
+        entry["estimated_accuracy"] = report.get("estimated_accuracy")
+        out["jobs"].append(entry)
+        console.rule(f"{job.name}: job {job.job_id}")
+        console.print(f"deliverables in {target}")
+        for p in paths:
+            console.print(f"  {p.relative_to(target)}")
+        console.print(f"quality report: {target / 'report.html'}")
+        if "wer_percent" in entry:
+            pairs = ", ".join(f"{k} {v}" for k, v in entry["wer_percent"].items())
+            console.print(f"WER of the delivered transcripts vs the references (%): {pairs}")
+    return out
