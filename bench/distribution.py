@@ -45,7 +45,9 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -248,6 +250,8 @@ class WorkerResult:
     # next ms, submit ms).
     samples: list[tuple[float, float, float, float]] = field(default_factory=list)
     acked: list[int] = field(default_factory=list)  # answer ids the server acknowledged
+    # The last accepted submit: (lease id, request body, answer id), to replay after the run.
+    last_submit: tuple[str, dict[str, Any], int] | None = None
     statuses: Counter[str] = field(default_factory=Counter)
     errors: int = 0
     no_work_at: float | None = None
@@ -422,24 +426,51 @@ class EngineSide(Side):
         spent: float,
     ) -> None:
         labels = task.get("labels") or self.labels
-        r = http.post(
-            f"/v1/work/{task['lease_id']}/submit",
-            json={
-                "client_answer_id": str(uuid.uuid4()),
-                "answer": {"label": random.choice(labels)},
-                "time_spent_seconds": spent,
-            },
-        )
+        payload = {
+            "client_answer_id": str(uuid.uuid4()),
+            "answer": {"label": random.choice(labels)},
+            "time_spent_seconds": spent,
+        }
+        r = http.post(f"/v1/work/{task['lease_id']}/submit", json=payload)
         res.statuses[f"submit {r.status_code}"] += 1
         if r.status_code == 201:
             body = r.json()
             if body.get("status") != "accepted" or "answer_id" not in body:
                 bad.add("submit 201 body", r.text)
             res.acked.append(int(body["answer_id"]))
+            res.last_submit = (task["lease_id"], payload, int(body["answer_id"]))
             return
         bad.add(f"submit {r.status_code}", r.text)
         if r.status_code >= 500:
             raise httpx.HTTPStatusError("submit", request=r.request, response=r)
+
+
+def check_replays(side: EngineSide, load: LoadResult, count: int = 10) -> dict[str, int]:
+    """After the run, for a few workers: resending the last submit (same client_answer_id)
+    must answer 200 with the same answer id, and a new id on that spent lease 409; neither
+    may store anything (the integrity check runs afterwards)."""
+    out = {"replayed": 0, "replay_ok": 0, "resubmitted": 0, "resubmit_refused": 0}
+    done = [(i, r.last_submit) for i, r in enumerate(load.results) if r.last_submit]
+    for index, (lease_id, payload, answer_id) in done[:count]:
+        with side.client(index) as http:
+            r = http.post(f"/v1/work/{lease_id}/submit", json=payload)
+            out["replayed"] += 1
+            if r.status_code == 200 and r.json().get("answer_id") == answer_id:
+                out["replay_ok"] += 1
+            else:
+                load.bad.add(
+                    f"replay {r.status_code}", f"expected 200 answer {answer_id}: {r.text}"
+                )
+            r = http.post(
+                f"/v1/work/{lease_id}/submit",
+                json={**payload, "client_answer_id": str(uuid.uuid4())},
+            )
+            out["resubmitted"] += 1
+            if r.status_code == 409:
+                out["resubmit_refused"] += 1
+            else:
+                load.bad.add(f"resubmit {r.status_code}", f"expected 409: {r.text}")
+    return out
 
 
 def kazi(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -485,8 +516,6 @@ def tail(path: Path, chars: int = 3000) -> str:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -500,8 +529,6 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
     prefix = f"kazi-bench-{run_id}:"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-
-    import shutil
 
     cleanup.push("temp dir", lambda: shutil.rmtree(var, ignore_errors=True))
     with admin_connect() as conn:
@@ -652,6 +679,7 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
     load = run_load(
         side, args.workers, args.warmup, args.seconds, args.think_ms, CpuMeter(server.pid, db)
     )
+    replays = check_replays(side, load)
     stop_process_group(server, 30)
 
     with psycopg.connect(_libpq(db_url)) as conn:
@@ -669,6 +697,7 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> dict[str, Any]:
             "setup_s": round(setup_s, 1),
             "submit_wait_s": round(submit_s, 1),
             "server": f"kazi serve (uvicorn, {args.serve_processes} process(es))",
+            "replays": replays,
         },
     )
 
@@ -999,7 +1028,8 @@ def render(report: dict[str, Any]) -> str:
         0,
         f"distribution benchmark: {a['workers']} workers per side, closed loop, "
         f"think {a['think_ms']:g} ms, {a['warmup']:g} s warm-up + {a['seconds']:g} s "
-        f"measured, overlap {a['overlap']}",
+        f"measured, overlap {a['overlap']}, "
+        f"{'ANALYZEd' if a['analyze'] else 'cold'} planner statistics",
     )
     lines.insert(1, "")
     lines.append("")
@@ -1029,6 +1059,13 @@ def render(report: dict[str, Any]) -> str:
             extra.append(f"{r['transport_errors']} failed requests")
         if r["integrity"]["unacked"]:
             extra.append(f"{r['integrity']['unacked']} stored answers never acknowledged")
+        if "replays" in r:
+            rp = r["replays"]
+            extra.append(
+                f"after the run: {rp['replay_ok']}/{rp['replayed']} replayed submits answered 200 "
+                f"with the same answer id, {rp['resubmit_refused']}/{rp['resubmitted']} new ids "
+                "on a spent lease refused (409)"
+            )
         if r["unexpected"]:
             extra.append("unexpected: " + " | ".join(r["unexpected"]))
         for e in extra:
@@ -1074,11 +1111,16 @@ def targets(sides: dict[str, dict[str, Any]], think_ms: float) -> list[dict[str,
                 }
             )
         bad = eng["lost"] + eng["duplicates"]
+        rp = eng.get("replays", {})
+        bad += rp.get("replayed", 0) - rp.get("replay_ok", 0)
+        bad += rp.get("resubmitted", 0) - rp.get("resubmit_refused", 0)
         out.append(
             {
                 "target": "engine: zero lost or duplicated answers",
                 "value": f"{eng['lost']} lost, {eng['duplicates']} duplicated, "
-                f"{eng['integrity']['unacked']} unacked",
+                f"{eng['integrity']['unacked']} unacked; replays {rp.get('replay_ok', 0)}/"
+                f"{rp.get('replayed', 0)} idempotent, {rp.get('resubmit_refused', 0)}/"
+                f"{rp.get('resubmitted', 0)} resubmits refused",
                 "pass": bad == 0 and eng["integrity"]["unacked"] == 0,
             }
         )
@@ -1116,6 +1158,7 @@ def main() -> int:
     if args.engine_only and args.ls_only:
         parser.error("--engine-only and --ls-only exclude each other")
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in background
     signal.signal(signal.SIGTERM, _sigterm)
     signal.signal(signal.SIGHUP, _sigterm)
     sides: dict[str, dict[str, Any]] = {}

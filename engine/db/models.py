@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,7 +103,16 @@ class SourceMediaRow(Base):
 class TaskRow(Base):
     __tablename__ = "tasks"
     # Splitting is idempotent because a (source, seq) pair can exist only once.
-    __table_args__ = (UniqueConstraint("source_id", "seq", name="uq_tasks_source_seq"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "seq", name="uq_tasks_source_seq"),
+        # Gold lookups run on every lease; most jobs have few or no gold tasks.
+        Index(
+            "ix_tasks_gold",
+            "job_id",
+            postgresql_where=text("is_gold"),
+            sqlite_where=text("is_gold"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -172,6 +182,15 @@ class AssignmentRow(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "replica", name="uq_assignments_task_replica"),
         Index("ix_assignments_job_state", "job_id", "state"),
+        # Leasing scans only answer slots not yet answered, in id order, and stops at the first
+        # free one (LIMIT 1 ... SKIP LOCKED): this index keeps that scan short.
+        Index(
+            "ix_assignments_unanswered",
+            "job_id",
+            "id",
+            postgresql_where=text("purpose = 'answer' AND state <> 'answered'"),
+            sqlite_where=text("purpose = 'answer' AND state <> 'answered'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -21,10 +21,10 @@ class JobRepository:
         self.session.flush()
 
     def get(self, job_id: str, *, for_update: bool = False) -> JobRow | None:
-        stmt = select(JobRow).where(JobRow.id == job_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return self.session.scalar(stmt)
+        if not for_update:
+            # The session's identity map answers repeated reads without a round trip.
+            return self.session.get(JobRow, job_id)
+        return self.session.scalar(select(JobRow).where(JobRow.id == job_id).with_for_update())
 
     def get_for_client(self, job_id: str, client_id: str) -> JobRow | None:
         return self.session.scalar(

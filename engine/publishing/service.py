@@ -81,6 +81,8 @@ def begin_publishing(sessions: sessionmaker[Session], job_id: str) -> JobSpec | 
             move_job_to(session, job, JobStage.FAILED, "no task left to label")
             return None
         work.add_slots(job_id, task_ids, spec.overlap)
+    with sessions.begin() as session:
+        WorkRepository(session).refresh_statistics()
     return spec
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from engine.db.models import AnswerRow, AssignmentRow, JobRow, LeaseRow, TaskRow
@@ -50,6 +50,12 @@ class WorkRepository:
         self.session.add_all(rows)
         self.session.flush()
         return len(rows)
+
+    def refresh_statistics(self) -> None:
+        """Fresh planner statistics after a job's slots are made (PostgreSQL), so the first
+        leases do not plan with an empty table's numbers."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("ANALYZE assignments"))
 
     def workable_task_ids(self, job_id: str) -> list[str]:
         """Regular (non-gold) tasks that workers should answer: not failed."""
@@ -112,6 +118,7 @@ class WorkRepository:
             .where(
                 JobRow.stage == JobStage.LABELING.value,
                 AssignmentRow.purpose == "answer",
+                AssignmentRow.state != "answered",
                 AssignmentRow.replica.is_not(None),
                 _free(now),
                 ~exists().where(
@@ -124,7 +131,9 @@ class WorkRepository:
                     mine.expires_at > now,
                 ),
             )
-            .order_by(JobRow.created_at, AssignmentRow.id)
+            # Slot ids grow with publishing, so id order serves older jobs first, and the
+            # partial index on unanswered slots lets LIMIT 1 stop at the first free one.
+            .order_by(AssignmentRow.id)
             .limit(1)
             .with_for_update(of=AssignmentRow, skip_locked=True)
         )

@@ -102,8 +102,17 @@ def _view(slot: AssignmentRow) -> SlotView:
     return SlotView(SlotState(slot.state), slot.lease_id, _aware(slot.expires_at))
 
 
+_SPECS: dict[str, JobSpec] = {}
+
+
 def _job_spec(job: JobRow) -> JobSpec:
-    return JobSpec.model_validate(job.spec)
+    # A job's spec never changes after intake; parse it once per process.
+    spec = _SPECS.get(job.id)
+    if spec is None:
+        if len(_SPECS) > 10_000:
+            _SPECS.clear()
+        spec = _SPECS[job.id] = JobSpec.model_validate(job.spec)
+    return spec
 
 
 def _lease(slot: AssignmentRow, lease: LeaseRow) -> Lease:
@@ -356,7 +365,11 @@ class LeasedTask:
 def leased_task(session: Session, lease: Lease) -> LeasedTask:
     """What a worker needs to do the task: never the gold answer, never others' answers."""
     task, job = _task_and_job(session, lease.task_id)
-    draft = DraftRepository(session).latest_for_task(task.id)
+    draft = (
+        DraftRepository(session).latest_for_task(task.id)
+        if job.kind == JobKind.TRANSCRIPTION.value
+        else None
+    )
     return LeasedTask(
         lease=lease,
         kind=job.kind,

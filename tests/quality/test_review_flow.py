@@ -133,7 +133,8 @@ def test_answers_are_merged_scored_reviewed_and_fed_back(
     assert len(feedback) == 2 and all(item["score"] < 0.2 for item in feedback)
     item = next(i for i in feedback if i["task_id"] == decided[0])
     assert item["expected"] == {"text": truth[decided[0]] + " indeed"}
-    assert item["diff"] and item["diff"][0]["op"] == "substitute"
+    ops = {d["op"] for d in item["diff"]}
+    assert "substitute" in ops and ops <= {"substitute", "delete", "insert"}
     # Case and punctuation are normalised away: the careful worker's accepted answer is exact.
     mine = {i["task_id"]: i for i in api.get("/v1/work/feedback", headers=g2).json()}
     assert mine[decided[1]]["score"] == 1.0 and mine[decided[1]]["diff"] == []
