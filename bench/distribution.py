@@ -1142,7 +1142,10 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=3000, help="engine tasks (images)")
     parser.add_argument("--ls-tasks", type=int, default=1000, help="Label Studio tasks")
     parser.add_argument(
-        "--serve-processes", type=int, default=1, help="kazi serve --workers (uvicorn processes)"
+        "--serve-processes",
+        type=int,
+        default=2,
+        help="kazi serve --workers (uvicorn processes; one per core here)",
     )
     parser.add_argument("--tier", default="qualified", help="engine worker tier")
     parser.add_argument(

@@ -106,7 +106,9 @@ def ingest_annotation(
     if annotation.get("was_cancelled"):
         return IngestOutcome("ignored", reason="the worker skipped the task")
     if link is None or link.ls_project_id != ls_project_id:
-        return _refuse(session, annotation, ls_project_id, "not a task the engine published")
+        # Not recorded as refused: the task may be mid-publish (its link not committed yet),
+        # and the next reconciliation files it then.
+        return IngestOutcome("ignored", reason="not a task the engine published (yet)")
     user_id = _user_id(annotation)
     worker = WorkerRepository(session).by_ls_user(user_id) if user_id is not None else None
     if worker is None:

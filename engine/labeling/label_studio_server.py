@@ -323,6 +323,9 @@ class LabelStudioServer:
                 "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
                 # Webhooks to the engine on loopback.
                 "SSRF_PROTECTION_ENABLED": "false",
+                # Label Studio waits 1 s for a webhook by default and never retries; a busy
+                # engine can take longer (reconciliation would still find the answer).
+                "WEBHOOK_TIMEOUT": "10",
             }
         )
         if self.database:

@@ -37,17 +37,19 @@ class QualityRepository:
             select(AnswerRow).where(AnswerRow.job_id == job_id).order_by(AnswerRow.id)
         ).all()
 
-    def open_answer_slots(self, job_id: str) -> int:
-        return int(
+    def has_open_answer_slots(self, job_id: str) -> bool:
+        # EXISTS stops at the first unanswered slot (partial index); checked after every answer.
+        return bool(
             self.session.scalar(
-                select(func.count()).where(
-                    AssignmentRow.job_id == job_id,
-                    AssignmentRow.purpose == "answer",
-                    AssignmentRow.replica.is_not(None),
-                    AssignmentRow.state != "answered",
+                select(
+                    exists().where(
+                        AssignmentRow.job_id == job_id,
+                        AssignmentRow.purpose == "answer",
+                        AssignmentRow.state != "answered",
+                        AssignmentRow.replica.is_not(None),
+                    )
                 )
             )
-            or 0
         )
 
     def latest_draft_texts(self, job_id: str) -> dict[str, str]:

@@ -77,7 +77,7 @@ def ready_to_score(session: Session, job_id: str) -> bool:
     job = JobRepository(session).get(job_id)
     if job is None or job.stage != JobStage.LABELING.value:
         return False
-    if QualityRepository(session).open_answer_slots(job_id) == 0:
+    if not QualityRepository(session).has_open_answer_slots(job_id):
         return True
     return _deadline_passed(JobSpec.model_validate(job.spec), _now())
 

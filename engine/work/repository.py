@@ -143,6 +143,57 @@ class WorkRepository:
             stmt = stmt.where(AssignmentRow.task_id == task_id)
         return self.session.scalar(stmt)
 
+    def claim_next_free_slot(
+        self,
+        worker_id: str,
+        lease_id: str,
+        channel: str,
+        now: datetime,
+        expires_at: datetime,
+        job_id: str | None,
+    ) -> tuple[int, str, str, int | None] | None:
+        """PostgreSQL: find, lock, claim a free slot and record its lease in one statement
+        (one round trip on the hottest path). Returns (slot id, task, job, replica)."""
+        sql = text(
+            """
+            WITH free AS (
+                SELECT a.id FROM assignments a JOIN jobs j ON j.id = a.job_id
+                WHERE j.stage = 'labeling' AND a.purpose = 'answer' AND a.state <> 'answered'
+                  AND a.replica IS NOT NULL
+                  AND (a.state = 'open' OR (a.state = 'leased' AND a.expires_at <= :now))
+                  AND (CAST(:job_id AS VARCHAR) IS NULL OR a.job_id = :job_id)
+                  AND NOT EXISTS (SELECT 1 FROM answers x
+                                  WHERE x.task_id = a.task_id AND x.worker_id = :worker)
+                  AND NOT EXISTS (SELECT 1 FROM assignments m
+                                  WHERE m.task_id = a.task_id AND m.worker_id = :worker
+                                    AND m.state = 'leased' AND m.expires_at > :now)
+                ORDER BY a.id LIMIT 1 FOR UPDATE OF a SKIP LOCKED
+            ), claimed AS (
+                UPDATE assignments SET state = 'leased', worker_id = :worker,
+                       lease_id = :lease, expires_at = :expires
+                FROM free WHERE assignments.id = free.id
+                RETURNING assignments.id, assignments.task_id, assignments.job_id,
+                          assignments.replica
+            ), recorded AS (
+                INSERT INTO leases (id, assignment_id, task_id, worker_id, channel, created_at,
+                                    expires_at)
+                SELECT :lease, id, task_id, :worker, :channel, :now, :expires FROM claimed
+            )
+            SELECT id, task_id, job_id, replica FROM claimed
+            """
+        )
+        row = self.session.execute(
+            sql,
+            {"now": now, "job_id": job_id, "worker": worker_id, "lease": lease_id,
+             "expires": expires_at, "channel": channel},
+        ).first()  # fmt: skip
+        return (int(row[0]), str(row[1]), str(row[2]), row[3]) if row else None
+
+    def job_has_gold(self, job_id: str) -> bool:
+        return bool(
+            self.session.scalar(select(exists().where(TaskRow.job_id == job_id, TaskRow.is_gold)))
+        )
+
     def find_gold_task(self, worker_id: str, job_id: str | None) -> TaskRow | None:
         stmt = (
             select(TaskRow)

@@ -103,6 +103,16 @@ def _view(slot: AssignmentRow) -> SlotView:
 
 
 _SPECS: dict[str, JobSpec] = {}
+_GOLD: dict[str, bool] = {}
+
+
+def _has_gold(repo: WorkRepository, job_id: str) -> bool:
+    # Gold tasks are fixed when a job is split, before it opens for work.
+    if job_id not in _GOLD:
+        if len(_GOLD) > 10_000:
+            _GOLD.clear()
+        _GOLD[job_id] = repo.job_has_gold(job_id)
+    return _GOLD[job_id]
 
 
 def _job_spec(job: JobRow) -> JobSpec:
@@ -165,6 +175,14 @@ def lease_next(
     gold = _maybe_gold(session, repo, worker, job_id, settings, draw)
     if gold is not None:
         return _start_lease(repo, worker_id, gold, channel, now, settings, is_gold=True)
+    if session.get_bind().dialect.name == "postgresql":
+        lease_id = str(uuid.uuid4())
+        expires = lease_expiry(now, settings.lease_seconds)
+        claimed = repo.claim_next_free_slot(worker_id, lease_id, channel, now, expires, job_id)
+        if claimed is None:
+            return None
+        slot_id, task_id, slot_job, replica = claimed
+        return Lease(lease_id, slot_id, task_id, slot_job, expires, replica)
     for _ in range(5):  # a lost race on SQLite (no SKIP LOCKED) just tries the next slot
         slot = repo.find_free_slot(worker_id, now, job_id)
         if slot is None:
@@ -183,6 +201,8 @@ def _maybe_gold(
     settings: DistributionSettings,
     draw: Callable[[], float],
 ) -> AssignmentRow | None:
+    if job_id is not None and not _has_gold(repo, job_id):
+        return None
     task = repo.find_gold_task(worker.id, job_id)
     if task is None:
         return None
@@ -281,8 +301,6 @@ def submit(
                             "for new work")  # fmt: skip
     if lease.outcome == "released":
         raise SubmitRefused("this lease was released; lease the task again to answer it")
-    if repo.answer_of(lease.task_id, worker_id) is not None:
-        raise SubmitRefused("you have answered this task already")
     now = _now()
     late = not is_live(_aware(lease.expires_at), now)
     slot = repo.slot(lease.assignment_id, for_update=True)

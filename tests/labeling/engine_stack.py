@@ -41,8 +41,15 @@ class EngineStack:
             "KAZI_BROKER_KEY_PREFIX": self.prefix,
         }
 
+    @property
+    def api_log(self) -> Path:
+        return Path(TEST_VAR) / f"api-{self.port}.log"
+
+    def log_tail(self) -> str:
+        return self.api_log.read_text(errors="replace")[-3000:] if self.api_log.exists() else ""
+
     def start_api(self) -> None:
-        log = Path(TEST_VAR) / f"api-{self.port}.log"
+        log = self.api_log
         log.parent.mkdir(parents=True, exist_ok=True)
         self.api = subprocess.Popen(
             [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(self.port)],

@@ -47,6 +47,15 @@ def _answers(ctx, job_id):  # type: ignore[no-untyped-def]
         return session.scalars(select(AnswerRow).where(AnswerRow.job_id == job_id)).all()
 
 
+def _refused(ctx):  # type: ignore[no-untyped-def]
+    from engine.db.models import RefusedAnnotationRow
+
+    with ctx.sessions() as session:
+        return [
+            (r.ls_annotation_id, r.reason) for r in session.scalars(select(RefusedAnnotationRow))
+        ]
+
+
 def _wait_answers(ctx, job_id, n, timeout=30.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,7 +127,7 @@ def test_publish_answer_as_two_workers_and_reconcile_after_downtime(ctx, stack, 
     rows = _wait_answers(ctx, job.id, 2)
     assert sorted((r.worker_id, r.source) for r in rows) == sorted(
         [(w1, "label_studio"), (w2, "label_studio")]
-    )
+    ), (stack.log_tail(), _refused(ctx))
     first = next(r for r in rows if r.ls_annotation_id == a1)
     assert first.payload == {"text": "and so my fellow americans"}
     assert first.time_spent_seconds == pytest.approx(12.5)

@@ -21,7 +21,11 @@ def test_webhook_needs_the_shared_secret(api, ctx):
     )
     bad = api.post("/v1/hooks/label-studio", json={"action": "ANNOTATION_CREATED"}, headers=ok)
     assert bad.status_code == 422
-    # An annotation on a task the engine never published is kept as refused, not lost.
+    # An annotation on a task the engine does not know (yet) is left for reconciliation.
     resp = api.post("/v1/hooks/label-studio", json=body, headers=ok)
     assert resp.status_code == 200
-    assert resp.json()["results"][0]["status"] == "refused"
+    assert resp.json()["results"][0]["status"] == "ignored"
+    from engine.db.models import RefusedAnnotationRow
+
+    with ctx.sessions() as session:
+        assert session.get(RefusedAnnotationRow, 1) is None
