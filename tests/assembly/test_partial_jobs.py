@@ -39,7 +39,9 @@ def _run_to_delivery(ctx, job_id: str) -> dict:  # type: ignore[no-untyped-def,t
     from engine.assembly.service import assemble_job
     from engine.quality.service import QualitySettings, score_job
 
-    stage = score_job(ctx.sessions, job_id, QualitySettings(review_threshold=0.0))
+    stage = score_job(
+        ctx.sessions, job_id, QualitySettings(review_threshold=0.0, review_sample_rate=0.0)
+    )
     assert stage is not None and stage.value == "assembling", stage
     assert assemble_job(ctx.sessions, ctx.store, job_id).value == "delivered"  # type: ignore[union-attr]
     from engine.assembly.repository import AssemblyRepository

@@ -251,6 +251,10 @@ def test_worker_plays_engine_audio_and_submits_edited_draft(
             states = audio_state(page)
             assert states and all(s["src"] == engine_media.url for s in states), states
             assert all(s["error"] is None for s in states), states
+            # The waveform paints a moment after decoding; a loaded machine takes longer.
+            deadline = time.monotonic() + 20
+            while waveform_pixels(page) <= 1000 and time.monotonic() < deadline:
+                page.wait_for_timeout(250)
             assert waveform_pixels(page) > 1000
             assert log.requests_to(media_prefix, "GET"), log.report()
             assert not log.failed_requests(media_prefix), log.report()
