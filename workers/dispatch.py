@@ -27,3 +27,7 @@ def enqueue_finish_review(job_id: str) -> None:
 
 def enqueue_assemble(job_id: str) -> None:
     app.send_task("kazi.assemble.assemble_job", args=[job_id], queue="assemble")
+
+
+def enqueue_publish_review(job_id: str) -> None:
+    app.send_task("kazi.publish.publish_review", args=[job_id], queue="publish")

@@ -14,6 +14,7 @@ from engine.publishing.service import (
     begin_publishing,
     finish_publishing,
     publish_detail,
+    publish_review_to_label_studio,
     publish_to_label_studio,
 )
 from engine.quality.triggers import job_ready_after_answer
@@ -79,3 +80,22 @@ def reconcile_task(job_id: str | None = None) -> dict[str, int]:
             if job_ready_after_answer(session, changed):
                 enqueue_score(changed)
     return {k: v for k, v in vars(report).items() if isinstance(v, int)}
+
+
+@app.task(name="kazi.publish.publish_review", autoretry_for=_retry_on(), **TRANSIENT_RETRY)
+def publish_review_task(job_id: str) -> int | None:
+    """Results in review go to the job's Label Studio review project too (the review API
+    serves reviewers either way)."""
+    ctx = get_context()
+    gateway = label_studio_gateway(ctx.settings)
+    if gateway is None:
+        return None
+    return publish_review_to_label_studio(
+        ctx.sessions,
+        gateway,
+        job_id,
+        lambda key: ctx.store.presigned_get_url(key, LABEL_STUDIO_LINK_LIFETIME),
+        (ctx.settings.webhook_base_url or ctx.settings.public_url).rstrip("/")
+        + "/v1/hooks/label-studio",
+        ctx.settings.webhook_secret,
+    )

@@ -10,7 +10,7 @@ from engine.domain.job_stage import JobStage
 from engine.quality.service import QualitySettings, finish_review, score_job
 from engine.quality.triggers import jobs_past_deadline
 from workers.celery_app import TRANSIENT_RETRY, app
-from workers.dispatch import enqueue_assemble
+from workers.dispatch import enqueue_assemble, enqueue_publish_review
 
 
 @app.task(name="kazi.score.score_job", autoretry_for=(OperationalError,), **TRANSIENT_RETRY)
@@ -19,6 +19,8 @@ def score_job_task(job_id: str) -> str | None:
     stage = score_job(ctx.sessions, job_id, QualitySettings.from_settings(ctx.settings))
     if stage is JobStage.ASSEMBLING:
         enqueue_assemble(job_id)
+    elif stage is JobStage.REVIEWING:
+        enqueue_publish_review(job_id)
     return stage.value if stage else None
 
 

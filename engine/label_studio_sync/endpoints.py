@@ -9,7 +9,9 @@ from fastapi import APIRouter, Body, Header, HTTPException
 
 from engine.api.deps import Ctx
 from engine.label_studio_sync.service import ingest_in_own_transaction
+from engine.quality.triggers import review_done
 from engine.work.endpoints import distribution_settings, score_when_complete
+from workers.dispatch import enqueue_finish_review
 
 router = APIRouter(prefix="/v1/hooks", tags=["label studio"])
 
@@ -49,4 +51,8 @@ def label_studio_webhook(
         if outcome.status == "accepted" and outcome.job_id:
             with ctx.sessions() as session:
                 score_when_complete(session, outcome.job_id)
+        if outcome.status == "reviewed" and outcome.job_id:
+            with ctx.sessions() as session:
+                if review_done(session, outcome.job_id):
+                    enqueue_finish_review(outcome.job_id)
     return {"status": "ok", "results": results}

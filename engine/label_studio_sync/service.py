@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    status: str  # accepted | updated | duplicate | refused | ignored
+    status: str  # accepted | reviewed | updated | duplicate | refused | ignored
     answer_id: int | None = None
     reason: str | None = None
     job_id: str | None = None
@@ -111,6 +111,9 @@ def ingest_annotation(
         return IngestOutcome("ignored", reason="not a task the engine published (yet)")
     user_id = _user_id(annotation)
     worker = WorkerRepository(session).by_ls_user(user_id) if user_id is not None else None
+    project = PublishRepository(session).project_by_ls_id(ls_project_id)
+    if project is not None and project.role == "review" and worker is not None:
+        return _ingest_review(session, ls_project_id, link.task_id, annotation, worker.id)
     if worker is None:
         return _refuse(
             session, annotation, ls_project_id,
@@ -145,6 +148,36 @@ def ingest_annotation(
             return IngestOutcome("duplicate", raced.id)
         return _refuse(session, annotation, ls_project_id, exc.message, task.id, worker.id)
     return IngestOutcome("accepted", result.answer_id, job_id=result.job_id)
+
+
+def _ingest_review(
+    session: Session,
+    ls_project_id: int,
+    task_id: str,
+    annotation: dict[str, Any],
+    reviewer_id: str,
+) -> IngestOutcome:
+    """A reviewer's annotation in the review project: submitted unchanged it accepts the
+    consensus, edited it corrects it."""
+    from engine.quality.service import QualitySettings, review_lease_for_task, submit_review
+
+    task = session.get(TaskRow, task_id)
+    job = JobRepository(session).get(task.job_id) if task else None
+    assert task is not None and job is not None
+    try:
+        answer = answer_from_annotation(JobKind(job.kind), annotation["result"], _image_size(task))
+        lease_id = review_lease_for_task(
+            session, reviewer_id, task_id, QualitySettings(), channel="label_studio"
+        )
+        review_id = submit_review(
+            session, reviewer_id, lease_id, "correct", answer,
+            client_review_id=f"ls-{annotation['id']}", source="label_studio",
+            time_spent_seconds=annotation.get("lead_time"),
+        )  # fmt: skip
+    except (LabelingPayloadError, work.WorkError) as exc:
+        message = exc.message if isinstance(exc, work.WorkError) else str(exc)
+        return _refuse(session, annotation, ls_project_id, message, task_id, reviewer_id)
+    return IngestOutcome("reviewed", review_id, job_id=job.id)
 
 
 def _image_size(task: TaskRow) -> tuple[int, int] | None:

@@ -195,3 +195,68 @@ def publish_detail(sessions: sessionmaker[Session], job_id: str, projects: list[
         else "the worker API (Label Studio not configured)"
     )
     return f"{slots} answer slots open on {where}"
+
+
+REVIEW_REPLICA = -1
+
+
+def publish_review_to_label_studio(
+    sessions: sessionmaker[Session],
+    port: LabelStudioPort,
+    job_id: str,
+    link: MediaLink,
+    webhook_url: str,
+    webhook_secret: str,
+) -> int | None:
+    """The job's Label Studio review project: each result in review, with the consensus as the
+    prediction a reviewer accepts (submit as is) or corrects. Idempotent."""
+    from engine.domain.labeling_payload import annotation_result_from_answer
+    from engine.quality.repository import QualityRepository
+
+    with sessions.begin() as session:
+        job = JobRepository(session).get(job_id)
+        if job is None or job.stage != JobStage.REVIEWING.value:
+            return None
+        spec = JobSpec.model_validate(job.spec)
+        repo = PublishRepository(session)
+        row = repo.project(job_id, "review", 0)
+        if row is None:
+            ls_id = port.create_project(
+                f"Kazi review {spec.kind.value} {job_id[:8]}",
+                render_label_config(spec.kind.value, spec.labels),
+                f"QA review of job {job_id}: submit the prediction as it is to accept it, or "
+                "correct it first.",
+            )
+            repo.add_project(
+                LabelStudioProjectRow(ls_project_id=ls_id, job_id=job_id, role="review", replica=0)
+            )
+            port.register_webhook(ls_id, webhook_url, webhook_secret)
+        else:
+            ls_id = row.ls_project_id
+        done = repo.published_task_ids(ls_id)
+        results = [r for r in QualityRepository(session).results_in_review(job_id)
+                   if r.task_id not in done]  # fmt: skip
+        tasks = {t.id: t for t in repo.publishable_tasks(job_id)}
+        items, batch = [], []
+        for r in results:
+            task = tasks[r.task_id]
+            size = (task.box_w, task.box_h) if task.box_w and task.box_h else None
+            text = r.consensus.get("text") if spec.kind is JobKind.TRANSCRIPTION else None
+            data = task_data(kind=spec.kind.value, media_url=link(task.object_key),
+                             draft_text=text, draft_words=None, kazi_task_id=task.id)  # fmt: skip
+            result = annotation_result_from_answer(spec.kind, r.consensus, size)
+            prediction = {"model_version": "consensus", "score": r.agreement, "result": result}
+            items.append({"data": data, "predictions": [prediction]})
+            batch.append(task.id)
+    if items:
+        ls_ids = port.import_tasks(ls_id, items)
+        with sessions.begin() as session:
+            PublishRepository(session).add_task_links(
+                [
+                    LabelStudioTaskRow(
+                        ls_task_id=i, ls_project_id=ls_id, task_id=t, replica=REVIEW_REPLICA
+                    )  # fmt: skip
+                    for t, i in zip(batch, ls_ids, strict=True)
+                ]
+            )
+    return ls_id

@@ -138,6 +138,20 @@ class QualityRepository:
             stmt = stmt.where(AssignmentRow.job_id == job_id)
         return self.session.scalar(stmt)
 
+    def review_slot_of(self, task_id: str) -> AssignmentRow | None:
+        return self.session.scalar(
+            select(AssignmentRow)
+            .where(AssignmentRow.task_id == task_id, AssignmentRow.purpose == "review")
+            .with_for_update()
+        )
+
+    def results_in_review(self, job_id: str) -> Sequence[TaskResultRow]:
+        return self.session.scalars(
+            select(TaskResultRow).where(
+                TaskResultRow.job_id == job_id, TaskResultRow.status == "in_review"
+            )
+        ).all()
+
     def add_review(self, row: ReviewRow) -> None:
         self.session.add(row)
         self.session.flush()

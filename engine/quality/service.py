@@ -236,6 +236,41 @@ def lease_review(
     )  # fmt: skip
 
 
+def review_lease_for_task(
+    session: Session, reviewer_id: str, task_id: str, settings: QualitySettings, channel: str
+) -> str:
+    """The review lease a reviewer's decision made outside the review API (in the Label Studio
+    review project) is filed under: theirs if they hold it, else the free review slot."""
+    reviewer = WorkerRepository(session).get(reviewer_id, for_update=True)
+    if reviewer is None or reviewer.tier != WorkerTier.REVIEWER.value:
+        raise SubmitRefused("only reviewers can review results")
+    slot = QualityRepository(session).review_slot_of(task_id)
+    if slot is None:
+        raise SubmitRefused("this result is not waiting for review")
+    now = _now()
+    expires = _aware(slot.expires_at)
+    if slot.state == "leased" and slot.worker_id == reviewer_id and slot.lease_id:
+        return slot.lease_id
+    if slot.state == "answered" or (slot.state == "leased" and expires and expires > now):
+        raise SubmitRefused("another reviewer has this result")
+    lease_id = str(uuid.uuid4())
+    expires_at = lease_expiry(now, settings.lease_seconds)
+    slot.state, slot.worker_id, slot.lease_id, slot.expires_at = (
+        "leased", reviewer_id, lease_id, expires_at,
+    )  # fmt: skip
+    session.add(LeaseRow(id=lease_id, assignment_id=slot.id, task_id=task_id,
+                         worker_id=reviewer_id, channel=channel, created_at=now,
+                         expires_at=expires_at))  # fmt: skip
+    session.flush()
+    return lease_id
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def submit_review(
     session: Session,
     reviewer_id: str,
@@ -277,6 +312,9 @@ def submit_review(
     repo.add_review(review)
     result.final, result.status, result.final_source = final, "final", "review"
     lease.outcome, lease.ended_at = "submitted", _now()
+    slot = repo.review_slot_of(lease.task_id)
+    if slot is not None:
+        slot.state, slot.expires_at = "answered", None
     job = JobRepository(session).get(result.job_id)
     assert job is not None
     kind = JobKind(job.kind)

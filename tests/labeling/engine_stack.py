@@ -76,6 +76,13 @@ class EngineStack:
         self.worker = WorkerProcess()
         self.worker.start(extra_env=self.env)
 
+    def send(self, task: str, job_id: str, queue: str) -> None:
+        from engine.settings import get_settings
+        from workers.celery_app import make_celery
+
+        app = make_celery(get_settings().model_copy(update={"broker_key_prefix": self.prefix}))
+        app.send_task(task, args=[job_id], queue=queue)
+
     def enqueue_split(self, job_id: str) -> None:
         from engine.settings import get_settings
         from workers.celery_app import make_celery

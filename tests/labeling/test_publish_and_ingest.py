@@ -157,6 +157,55 @@ def test_publish_answer_as_two_workers_and_reconcile_after_downtime(ctx, stack, 
         refused = session.get(RefusedAnnotationRow, dup)
     assert refused is not None and "answered this task already" in refused.reason
 
+    # Every slot is answered: scoring sends the disagreeing results to the Label Studio review
+    # project, with the consensus as the prediction; a reviewer accepts one and corrects one.
+    stack.send("kazi.score.score_job", job.id, "score")
+    assert (
+        wait_for_stage(ctx, job.id, {"reviewing", "assembling", "failed"}, 120, stack.worker)
+        == "reviewing"
+    )
+    from engine.db.models import TaskResultRow
+    from engine.workforce.service import set_tier
+
+    reviewer_id, reviewer_token = _worker_with_login(ctx, admin, f"rv-{tag}")
+    with ctx.sessions.begin() as session:
+        set_tier(session, f"rv-{tag}", "reviewer")
+    with ctx.sessions() as session:
+        in_review = sorted(
+            r.task_id
+            for r in session.scalars(select(TaskResultRow).where(TaskResultRow.job_id == job.id))
+            if r.status == "in_review"
+        )
+    assert in_review, "expected disagreeing answers to need review"
+    deadline = time.monotonic() + 60
+    review_links: list = []
+    while time.monotonic() < deadline and len(review_links) < len(in_review):
+        with ctx.sessions() as session:
+            review_links = session.scalars(
+                select(LabelStudioTaskRow).where(LabelStudioTaskRow.replica == -1,
+                                                 LabelStudioTaskRow.task_id.in_(in_review))
+            ).all()  # fmt: skip
+        time.sleep(0.5)
+    assert len(review_links) == len(in_review), stack.worker.tail()  # type: ignore[union-attr]
+    by_task = {link.task_id: link.ls_task_id for link in review_links}
+    reviewer = LabelStudioGateway(label_studio.url, reviewer_token)
+    corrected = in_review[0]
+    reviewer.annotate(by_task[corrected], _textarea("reviewed text"), 9)
+    for task_id in in_review[1:]:
+        # Submitting the consensus prediction unchanged accepts it.
+        prediction = admin._client.tasks.get(id=by_task[task_id]).predictions[0]
+        result = prediction["result"] if isinstance(prediction, dict) else prediction.result
+        reviewer.annotate(by_task[task_id], result, 7)
+    assert wait_for_stage(ctx, job.id, {"delivered", "failed"}, 120, stack.worker) == "delivered"
+    with ctx.sessions() as session:
+        results = {t: session.get(TaskResultRow, t) for t in in_review}
+    assert results[corrected].final == {"text": "reviewed text"}  # type: ignore[union-attr]
+    for task_id, result in results.items():
+        assert result.final_source == "review", task_id  # type: ignore[union-attr]
+        if task_id != corrected:
+            assert result.final == result.consensus  # type: ignore[union-attr]
+    del reviewer_id, task_b
+
 
 def test_start_link_leases_then_opens_the_task_in_label_studio(ctx, stack, label_studio):
     import httpx
