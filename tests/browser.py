@@ -1,10 +1,8 @@
 """Headless-browser helpers for tests: Debian's ``chromium`` driven by playwright.
 
 ``scripts/install.sh`` installs both (apt ``chromium``, pip ``playwright``); nothing downloads a
-browser at run time, so never run ``playwright install``. Use from a test module with a plain
-import (pytest finds fixtures imported into the module)::
-
-    from tests.browser import browser, watched_page  # noqa: F401  (pytest fixtures)
+browser at run time, so never run ``playwright install``. ``tests/conftest.py`` registers this
+module as a plugin, so the fixtures (one Chromium per session) are there for every test::
 
     def test_something(watched_page):
         page, log = watched_page.page, watched_page.log

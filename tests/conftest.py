@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Browser fixtures (one Chromium for the whole session), registered once for every folder.
+pytest_plugins = ["tests.browser"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
 SPEECH = SHARED_DATA / "speech"

@@ -27,10 +27,9 @@ from playwright.sync_api import Browser, Page, expect
 from engine.labeling.label_studio_server import LabelStudioServer
 from engine.storage.object_keys import object_key
 from engine.storage.signed_urls import sign_media_url
-from tests.browser import (  # noqa: F401  (browser is a pytest fixture)
+from tests.browser import (
     LabelStudioAccount,
     RecordingApp,
-    browser,
     log_in_label_studio,
     open_page,
     serve_in_thread,
@@ -212,7 +211,7 @@ def wait_for_decoded_audio(page: Page, timeout_s: float = 60) -> None:
 
 
 def test_worker_plays_engine_audio_and_submits_edited_draft(
-    browser: Browser,  # noqa: F811  (the fixture imported above)
+    browser: Browser,
     label_studio: LabelStudioServer,
     admin: LabelStudio,
     engine_media: EngineMedia,
@@ -315,7 +314,7 @@ def test_worker_plays_engine_audio_and_submits_edited_draft(
 
 
 def test_media_route_answers_preflight_from_label_studio_origin(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     label_studio: LabelStudioServer,
     engine_media: EngineMedia,
 ) -> None:
@@ -357,7 +356,7 @@ def test_media_route_answers_preflight_from_label_studio_origin(
 
 
 def test_audio_seeks_without_browser_cache(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     label_studio: LabelStudioServer,
     transcription_task: TranscriptionTask,
     worker: LabelStudioAccount,

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from tests.browser import browser, log_in_label_studio, open_page  # noqa: F401
+from tests.browser import log_in_label_studio, open_page
 from tests.conftest import SPEECH, make_client, wait_for_stage
 from tests.labeling.engine_stack import EngineStack
 from tests.labeling.test_browser_audio import (
@@ -44,7 +44,7 @@ def stack(label_studio, pg_database) -> Iterator[EngineStack]:  # type: ignore[n
 
 
 def test_trainee_answers_through_start_link_in_the_browser(
-    browser: Browser,  # noqa: F811  (the fixture imported above)
+    browser: Browser,
     ctx,  # type: ignore[no-untyped-def]
     stack: EngineStack,
     label_studio,  # type: ignore[no-untyped-def]
