@@ -114,6 +114,10 @@ class Settings(BaseSettings):
             return self.result_backend
         return f"db+sqlite:///{(self.var_dir / 'celery-results.sqlite3').resolve()}"
 
+    def webhook_url(self) -> str:
+        """Where Label Studio posts annotation webhooks."""
+        return (self.webhook_base_url or self.public_url).rstrip("/") + "/v1/hooks/label-studio"
+
     def broker_folder(self) -> Path:
         return (self.var_dir / "broker").resolve()
 

@@ -52,8 +52,7 @@ def publish_job_task(job_id: str) -> str | None:
             job_id,
             spec,
             lambda key: ctx.store.presigned_get_url(key, LABEL_STUDIO_LINK_LIFETIME),
-            (ctx.settings.webhook_base_url or ctx.settings.public_url).rstrip("/")
-            + "/v1/hooks/label-studio",
+            ctx.settings.webhook_url(),
             ctx.settings.webhook_secret,
             ctx.settings.label_studio_import_batch,
         )
@@ -95,7 +94,6 @@ def publish_review_task(job_id: str) -> int | None:
         gateway,
         job_id,
         lambda key: ctx.store.presigned_get_url(key, LABEL_STUDIO_LINK_LIFETIME),
-        (ctx.settings.webhook_base_url or ctx.settings.public_url).rstrip("/")
-        + "/v1/hooks/label-studio",
+        ctx.settings.webhook_url(),
         ctx.settings.webhook_secret,
     )

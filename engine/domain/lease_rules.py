@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -28,6 +28,13 @@ def serve_gold(draw: float, ratio: float) -> bool:
 
 def lease_expiry(now: datetime, lease_seconds: float) -> datetime:
     return now + timedelta(seconds=lease_seconds)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def is_live(expires_at: datetime | None, now: datetime) -> bool:

@@ -16,10 +16,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.db.models import AnswerRow, AnswerScoreRow, LeaseRow, ReviewRow, TaskResultRow
+from engine.db.models import (
+    AnswerRow,
+    AnswerScoreRow,
+    AssignmentRow,
+    LeaseRow,
+    ReviewRow,
+    TaskResultRow,
+)
 from engine.domain.answer_scoring import score_answer
 from engine.domain.job_stage import JobKind, JobStage
-from engine.domain.lease_rules import WorkerTier, lease_expiry
+from engine.domain.lease_rules import (
+    SlotState,
+    SlotView,
+    WorkerTier,
+    as_utc,
+    lease_expiry,
+    slot_is_free,
+)
 from engine.domain.review_selection import sample_draw, select_for_review
 from engine.domain.scoring import word_diff
 from engine.domain.worker_skill import TierPolicy, decide_tier, estimate_skill
@@ -219,14 +233,7 @@ def lease_review(
     slot = repo.find_review_slot(reviewer_id, now, job_id)
     if slot is None:
         return None
-    lease_id = str(uuid.uuid4())
-    expires = lease_expiry(now, settings.lease_seconds)
-    slot.state, slot.worker_id, slot.lease_id, slot.expires_at = (
-        "leased", reviewer_id, lease_id, expires,
-    )  # fmt: skip
-    session.add(LeaseRow(id=lease_id, assignment_id=slot.id, task_id=slot.task_id,
-                         worker_id=reviewer_id, channel="api", created_at=now,
-                         expires_at=expires))  # fmt: skip
+    lease_id, expires = _take_review_slot(session, slot, reviewer_id, "api", settings, now)
     result = repo.result(slot.task_id)
     assert result is not None
     return ReviewLease(
@@ -248,27 +255,33 @@ def review_lease_for_task(
     if slot is None:
         raise SubmitRefused("this result is not waiting for review")
     now = _now()
-    expires = _aware(slot.expires_at)
     if slot.state == "leased" and slot.worker_id == reviewer_id and slot.lease_id:
         return slot.lease_id
-    if slot.state == "answered" or (slot.state == "leased" and expires and expires > now):
+    view = SlotView(SlotState(slot.state), slot.lease_id, as_utc(slot.expires_at))
+    if not slot_is_free(view, now):
         raise SubmitRefused("another reviewer has this result")
-    lease_id = str(uuid.uuid4())
-    expires_at = lease_expiry(now, settings.lease_seconds)
-    slot.state, slot.worker_id, slot.lease_id, slot.expires_at = (
-        "leased", reviewer_id, lease_id, expires_at,
-    )  # fmt: skip
-    session.add(LeaseRow(id=lease_id, assignment_id=slot.id, task_id=task_id,
-                         worker_id=reviewer_id, channel=channel, created_at=now,
-                         expires_at=expires_at))  # fmt: skip
+    lease_id, _expires = _take_review_slot(session, slot, reviewer_id, channel, settings, now)
     session.flush()
     return lease_id
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+def _take_review_slot(
+    session: Session,
+    slot: AssignmentRow,
+    reviewer_id: str,
+    channel: str,
+    settings: QualitySettings,
+    now: datetime,
+) -> tuple[str, datetime]:
+    lease_id = str(uuid.uuid4())
+    expires = lease_expiry(now, settings.lease_seconds)
+    slot.state, slot.worker_id, slot.lease_id, slot.expires_at = (
+        "leased", reviewer_id, lease_id, expires,
+    )  # fmt: skip
+    session.add(LeaseRow(id=lease_id, assignment_id=slot.id, task_id=slot.task_id,
+                         worker_id=reviewer_id, channel=channel, created_at=now,
+                         expires_at=expires))  # fmt: skip
+    return lease_id, expires
 
 
 def submit_review(

@@ -25,6 +25,7 @@ from engine.domain.lease_rules import (
     SlotState,
     SlotView,
     WorkerTier,
+    as_utc,
     gold_ratio_for,
     is_live,
     lease_expiry,
@@ -91,15 +92,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _view(slot: AssignmentRow) -> SlotView:
-    return SlotView(SlotState(slot.state), slot.lease_id, _aware(slot.expires_at))
+    return SlotView(SlotState(slot.state), slot.lease_id, as_utc(slot.expires_at))
 
 
 _SPECS: dict[str, JobSpec] = {}
@@ -127,7 +121,7 @@ def _job_spec(job: JobRow) -> JobSpec:
 
 def _lease(slot: AssignmentRow, lease: LeaseRow) -> Lease:
     return Lease(
-        lease.id, slot.id, slot.task_id, slot.job_id, _aware(lease.expires_at) or _now(),
+        lease.id, slot.id, slot.task_id, slot.job_id, as_utc(lease.expires_at) or _now(),
         slot.replica,
     )  # fmt: skip
 
@@ -302,7 +296,7 @@ def submit(
     if lease.outcome == "released":
         raise SubmitRefused("this lease was released; lease the task again to answer it")
     now = _now()
-    late = not is_live(_aware(lease.expires_at), now)
+    late = not is_live(as_utc(lease.expires_at), now)
     slot = repo.slot(lease.assignment_id, for_update=True)
     assert slot is not None
     if not submit_keeps_own_slot(_view(slot), lease.id):
@@ -313,7 +307,7 @@ def submit(
             if other is None:
                 task, job = _task_and_job(session, lease.task_id)
                 raise SubmitRefused(
-                    f"your lease ran out at {_aware(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC and "
+                    f"your lease ran out at {as_utc(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC and "
                     f"the task has all the answers it needs "
                     f"({_job_spec(job).overlap}); nothing was recorded"
                 )

@@ -8,9 +8,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
@@ -30,17 +28,6 @@ from tests.labeling.test_browser_audio import (
 
 PASSWORD = "Trainee-pass-2026!"
 EDITED = "And so, my fellow Americans: ask not what your country can do for you."
-
-
-@pytest.fixture(scope="module")
-def stack(label_studio, pg_database) -> Iterator[EngineStack]:  # type: ignore[no-untyped-def]
-    s = EngineStack(label_studio)
-    s.start_api()
-    s.start_worker()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def test_trainee_answers_through_start_link_in_the_browser(

@@ -6,24 +6,11 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import SPEECH, make_client, wait_for_stage
-from tests.labeling.engine_stack import EngineStack
-
-
-@pytest.fixture(scope="module")
-def stack(label_studio, pg_database) -> Iterator[EngineStack]:  # type: ignore[no-untyped-def]
-    s = EngineStack(label_studio)
-    s.start_api()
-    s.start_worker()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def _worker_with_login(ctx, gateway, handle: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
