@@ -11,7 +11,6 @@ from engine.db.models import (
     AnswerRow,
     AnswerScoreRow,
     DeliverableRow,
-    DraftRow,
     ReviewRow,
     SourceMediaRow,
     TaskResultRow,
@@ -43,17 +42,6 @@ class AssemblyRepository:
                 select(TaskResultRow).where(TaskResultRow.job_id == job_id)
             )
         }
-
-    def latest_drafts(self, job_id: str) -> dict[str, DraftRow]:
-        out: dict[str, DraftRow] = {}
-        for row in self.session.scalars(
-            select(DraftRow)
-            .join(TaskRow, TaskRow.id == DraftRow.task_id)
-            .where(TaskRow.job_id == job_id)
-            .order_by(DraftRow.created_at)
-        ):
-            out[row.task_id] = row
-        return out
 
     def reviews(self, job_id: str) -> Sequence[ReviewRow]:
         return self.session.scalars(select(ReviewRow).where(ReviewRow.job_id == job_id)).all()

@@ -25,6 +25,7 @@ from engine.assembly.transcripts import assemble_transcript
 from engine.db.models import DeliverableRow, JobRow
 from engine.deliverables.report_html import render_report_html
 from engine.domain.job_stage import JobKind, JobStage
+from engine.drafting.repository import DraftRepository
 from engine.jobs.repository import JobRepository
 from engine.jobs.service import move_job_to
 from engine.storage.object_keys import object_key
@@ -88,7 +89,7 @@ def assemble_job(
         spec = JobSpec.model_validate(job.spec)
         repo = AssemblyRepository(session)
         results = repo.results(job_id)
-        drafts = repo.latest_drafts(job_id)
+        drafts = DraftRepository(session).latest_per_task(job_id)
         files: dict[str, tuple[bytes, str]] = {}
         failed_sources: list[str] = []
         images = []

@@ -65,6 +65,18 @@ class DraftRepository:
         ).all()
         return [(draft, task) for draft, task in rows]
 
+    def latest_per_task(self, job_id: str) -> dict[str, DraftRow]:
+        """Each task's newest draft (the latest model version run on it)."""
+        latest: dict[str, DraftRow] = {}
+        for row in self.session.scalars(
+            select(DraftRow)
+            .join(TaskRow, DraftRow.task_id == TaskRow.id)
+            .where(TaskRow.job_id == job_id)
+            .order_by(DraftRow.created_at, DraftRow.id)
+        ):
+            latest[row.task_id] = row  # later rows win
+        return latest
+
     def count_for_job(self, job_id: str) -> int:
         return (
             self.session.scalar(

@@ -91,7 +91,7 @@ def ingest_annotation(
                 session,
                 task.id,
                 answer_from_annotation(
-                    JobKind(job.kind), annotation["result"], _image_size(task)
+                    JobKind(job.kind), annotation.get("result") or [], _image_size(task)
                 ),  # fmt: skip
             )
         except (LabelingPayloadError, work.InvalidAnswer):
@@ -123,7 +123,9 @@ def ingest_annotation(
     job = JobRepository(session).get(task.job_id) if task else None
     assert task is not None and job is not None
     try:
-        answer = answer_from_annotation(JobKind(job.kind), annotation["result"], _image_size(task))
+        answer = answer_from_annotation(
+            JobKind(job.kind), annotation.get("result") or [], _image_size(task)
+        )
     except LabelingPayloadError as exc:
         return _refuse(session, annotation, ls_project_id, str(exc), task.id, worker.id)
     lead_time = annotation.get("lead_time")
@@ -165,7 +167,9 @@ def _ingest_review(
     job = JobRepository(session).get(task.job_id) if task else None
     assert task is not None and job is not None
     try:
-        answer = answer_from_annotation(JobKind(job.kind), annotation["result"], _image_size(task))
+        answer = answer_from_annotation(
+            JobKind(job.kind), annotation.get("result") or [], _image_size(task)
+        )
         lease_id = review_lease_for_task(
             session, reviewer_id, task_id, QualitySettings(), channel="label_studio"
         )

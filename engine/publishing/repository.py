@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.db.models import (
-    DraftRow,
     JobRow,
     LabelStudioProjectRow,
     LabelStudioTaskRow,
@@ -81,14 +80,3 @@ class PublishRepository:
             .where(TaskRow.job_id == job_id, TaskRow.status != "failed")
             .order_by(TaskRow.source_id, TaskRow.seq)
         ).all()
-
-    def latest_drafts(self, task_ids: Sequence[str]) -> dict[str, DraftRow]:
-        drafts: dict[str, DraftRow] = {}
-        for i in range(0, len(task_ids), 1000):
-            for row in self.session.scalars(
-                select(DraftRow)
-                .where(DraftRow.task_id.in_(task_ids[i : i + 1000]))
-                .order_by(DraftRow.created_at)
-            ):
-                drafts[row.task_id] = row  # later rows win: the newest model version
-        return drafts

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.db.models import LabelStudioProjectRow, LabelStudioTaskRow, TaskRow
 from engine.domain.job_stage import JobKind, JobStage
 from engine.domain.labeling_payload import draft_prediction, task_data
+from engine.drafting.repository import DraftRepository
 from engine.jobs.repository import JobRepository
 from engine.jobs.service import move_job_to
 from engine.labeling.label_configs import render_label_config
@@ -143,7 +144,7 @@ def _import_missing(
             return
         # A crash after Label Studio took a batch but before we recorded it: adopt those tasks.
         in_ls = {} if fresh_project else port.existing_task_ids(ls_project_id)
-        drafts = repo.latest_drafts([t.id for t in tasks])
+        drafts = DraftRepository(session).latest_per_task(job_id)
         session.expunge_all()
     adopted = [
         LabelStudioTaskRow(

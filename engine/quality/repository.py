@@ -12,7 +12,6 @@ from engine.db.models import (
     AnswerRow,
     AnswerScoreRow,
     AssignmentRow,
-    DraftRow,
     JobRow,
     ReviewRow,
     TaskResultRow,
@@ -51,15 +50,6 @@ class QualityRepository:
                 )
             )
         )
-
-    def latest_draft_texts(self, job_id: str) -> dict[str, str]:
-        rows = self.session.execute(
-            select(DraftRow.task_id, DraftRow.text)
-            .join(TaskRow, TaskRow.id == DraftRow.task_id)
-            .where(TaskRow.job_id == job_id)
-            .order_by(DraftRow.created_at)
-        ).all()
-        return {task_id: text for task_id, text in rows}
 
     def worker_scores(self, worker_ids: Sequence[str]) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {w: [] for w in worker_ids}

@@ -37,6 +37,7 @@ from engine.domain.lease_rules import (
 from engine.domain.review_selection import sample_draw, select_for_review
 from engine.domain.scoring import word_diff
 from engine.domain.worker_skill import TierPolicy, decide_tier, estimate_skill
+from engine.drafting.repository import DraftRepository
 from engine.jobs.repository import JobRepository
 from engine.jobs.service import move_job_to
 from engine.quality.consensus import AnswerIn, merge
@@ -150,7 +151,9 @@ def score_job(
             [AnswerIn(a.task_id, a.worker_id, a.payload) for a in answers
              if kind is JobKind.IMAGE_CLASSIFICATION or not tasks[a.task_id].is_gold],
             weights,
-            repo.latest_draft_texts(job_id) if kind is JobKind.TRANSCRIPTION else {},
+            {t: d.text for t, d in DraftRepository(session).latest_per_task(job_id).items()}
+            if kind is JobKind.TRANSCRIPTION
+            else {},
             gold_labels,
         )  # fmt: skip
         for a in regular:
