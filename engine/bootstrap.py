@@ -36,7 +36,8 @@ def build_context(settings: Settings, *, migrate: bool = True) -> EngineContext:
         upgrade_database(url)
     store = build_object_store(settings)
     store.ensure_ready()
-    return EngineContext(settings=settings, sessions=get_sessionmaker(url), store=store)
+    sessions = get_sessionmaker(url, settings.db_pool_size)
+    return EngineContext(settings=settings, sessions=sessions, store=store)
 
 
 @lru_cache

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     # Database. Empty means the embedded SQLite file under var_dir.
     database_url: str = ""
 
+    # Threads per API process that run request work (each holds one pooled connection while
+    # it runs). More threads than this only queue on the GIL; keep it under db_pool_size.
+    api_threads: int = 16
+    # Pooled PostgreSQL connections per process (a new connection costs a server fork).
+    db_pool_size: int = 20
+
     # Object store: "local" (directory) or "s3" (MinIO or any S3 endpoint).
     store_backend: str = "local"
     store_dir: Path | None = None

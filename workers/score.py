@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from engine.bootstrap import get_context
 from engine.domain.job_stage import JobStage
 from engine.quality.service import QualitySettings, finish_review, score_job
-from engine.quality.triggers import jobs_past_deadline
+from engine.quality.triggers import jobs_due_for_scoring
 from workers.celery_app import TRANSIENT_RETRY, app
 from workers.dispatch import enqueue_assemble, enqueue_publish_review
 
@@ -36,10 +36,11 @@ def finish_review_task(job_id: str) -> str | None:
 
 @app.task(name="kazi.score.deadlines")
 def deadlines_task() -> list[str]:
-    """Jobs whose deadline passed are scored with the answers they have."""
+    """Jobs whose deadline passed are scored with the answers they have; fully answered jobs
+    whose after-answer trigger was missed are scored too."""
     ctx = get_context()
     with ctx.sessions() as session:
-        due = jobs_past_deadline(session)
+        due = jobs_due_for_scoring(session)
     for job_id in due:
         score_job_task.delay(job_id)
     return due

@@ -25,6 +25,8 @@ def serve(
     """Run the HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
+    from engine.api.http_protocol import NoDelayHttpProtocol
+
     settings = get_settings()
     uvicorn.run(
         "engine.api.app:create_app",
@@ -32,6 +34,7 @@ def serve(
         host=host or settings.api_host,
         port=port or settings.api_port,
         workers=workers,
+        http=NoDelayHttpProtocol,
     )
 
 

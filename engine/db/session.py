@@ -29,18 +29,20 @@ def _begin_immediate(connection: Any) -> None:
 
 
 @lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
+def get_engine(url: str, pool_size: int = 20) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Overflow connections are closed when returned, so a busy API would fork a server process
+    # per request past pool_size: size the pool for the API's threads instead.
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=10)
 
 
 @lru_cache(maxsize=8)
-def get_sessionmaker(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def get_sessionmaker(url: str, pool_size: int = 20) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url, pool_size), expire_on_commit=False)
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.db.models import (
@@ -18,6 +18,23 @@ from engine.db.models import (
     TaskRow,
 )
 from engine.domain.job_stage import JobStage
+
+
+def _open_answer_slots(job_id):  # type: ignore[no-untyped-def]
+    return exists().where(
+        AssignmentRow.job_id == job_id,
+        AssignmentRow.purpose == "answer",
+        AssignmentRow.state != "answered",
+        AssignmentRow.replica.is_not(None),
+    )
+
+
+# Checked after every answer, so built once. EXISTS stops at the first unanswered slot
+# (partial index ix_assignments_unanswered).
+_LABELING_AND_ALL_ANSWERED = select(
+    exists().where(JobRow.id == bindparam("job_id"), JobRow.stage == JobStage.LABELING.value)
+    & ~_open_answer_slots(bindparam("job_id"))
+)
 
 
 class QualityRepository:
@@ -37,19 +54,11 @@ class QualityRepository:
         ).all()
 
     def has_open_answer_slots(self, job_id: str) -> bool:
-        # EXISTS stops at the first unanswered slot (partial index); checked after every answer.
-        return bool(
-            self.session.scalar(
-                select(
-                    exists().where(
-                        AssignmentRow.job_id == job_id,
-                        AssignmentRow.purpose == "answer",
-                        AssignmentRow.state != "answered",
-                        AssignmentRow.replica.is_not(None),
-                    )
-                )
-            )
-        )
+        return bool(self.session.scalar(select(_open_answer_slots(job_id))))
+
+    def labeling_and_all_answered(self, job_id: str) -> bool:
+        """The job is in labeling and every answer slot of it is answered (one statement)."""
+        return bool(self.session.scalar(_LABELING_AND_ALL_ANSWERED, {"job_id": job_id}))
 
     def worker_scores(self, worker_ids: Sequence[str]) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {w: [] for w in worker_ids}

@@ -8,22 +8,27 @@ from sqlalchemy.orm import Session
 
 from engine.jobs.repository import JobRepository
 from engine.quality.repository import QualityRepository
-from engine.quality.service import ready_to_score
 from schemas.jobs import JobSpec
 
 
-def jobs_past_deadline(session: Session) -> list[str]:
+def jobs_due_for_scoring(session: Session) -> list[str]:
+    """Jobs in labeling whose deadline passed, or whose every slot is answered: the check after
+    each answer can miss a job (two last answers committing at once each see the other's slot
+    open; the broker was down), and this sweep sends it then."""
     now = datetime.now(UTC)
+    quality = QualityRepository(session)
     due = []
     for job in JobRepository(session).in_stage("labeling"):
         deadline = JobSpec.model_validate(job.spec).deadline
-        if deadline is not None and deadline <= now:
+        if (deadline is not None and deadline <= now) or quality.labeling_and_all_answered(job.id):
             due.append(job.id)
     return due
 
 
 def job_ready_after_answer(session: Session, job_id: str) -> bool:
-    return ready_to_score(session, job_id)
+    """An answer completed the job (checked after every answer, so one cheap statement; the
+    beat sweep ``jobs_due_for_scoring`` sends deadlines and any job this check missed)."""
+    return QualityRepository(session).labeling_and_all_answered(job_id)
 
 
 def review_done(session: Session, job_id: str) -> bool:

@@ -9,13 +9,33 @@ safe on SQLite too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from engine.db.models import AnswerRow, AssignmentRow, JobRow, LeaseRow, TaskRow
 from engine.domain.job_stage import JobStage
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What the hot paths need of a task and its job, read in one statement."""
+
+    task_id: str
+    job_id: str
+    job_kind: str
+    object_key: str
+    lowres_object_key: str | None
+    start_seconds: float | None
+    end_seconds: float | None
+    box_w: int | None
+    box_h: int | None
+    is_gold: bool
 
 
 def _free(now: datetime):  # type: ignore[no-untyped-def]
@@ -23,6 +43,89 @@ def _free(now: datetime):  # type: ignore[no-untyped-def]
         AssignmentRow.state == "open",
         and_(AssignmentRow.state == "leased", AssignmentRow.expires_at <= now),
     )
+
+
+# The worker API's statements are built once: building a SQLAlchemy statement and its cache
+# key costs more Python time per call than PostgreSQL takes to run these.
+_TASK_FACTS = (
+    select(
+        TaskRow.id.label("task_id"),
+        TaskRow.job_id,
+        JobRow.kind.label("job_kind"),
+        TaskRow.object_key,
+        TaskRow.lowres_object_key,
+        TaskRow.start_seconds,
+        TaskRow.end_seconds,
+        TaskRow.box_w,
+        TaskRow.box_h,
+        TaskRow.is_gold,
+    )  # fmt: skip
+    .join(JobRow, JobRow.id == TaskRow.job_id)
+    .where(TaskRow.id == bindparam("task_id"))
+)
+_JOB_SPEC = select(JobRow.spec).where(JobRow.id == bindparam("job_id"))
+_LIVE_LEASE = (
+    select(LeaseRow)
+    .where(
+        LeaseRow.worker_id == bindparam("worker_id"),
+        LeaseRow.outcome.is_(None),
+        LeaseRow.expires_at > bindparam("now"),
+    )
+    .order_by(LeaseRow.created_at.desc())
+    .limit(1)
+)
+_LEASE_AND_SLOT = (
+    select(LeaseRow, AssignmentRow)
+    .join(AssignmentRow, AssignmentRow.id == LeaseRow.assignment_id)
+    .where(LeaseRow.id == bindparam("lease_id"))
+    .with_for_update(of=[LeaseRow, AssignmentRow])
+)
+_ANSWER_BY_CLIENT_ID = select(AnswerRow).where(
+    AnswerRow.worker_id == bindparam("worker_id"),
+    AnswerRow.client_answer_id == bindparam("client_answer_id"),
+)
+_GOLD_TASK = (
+    select(TaskRow)
+    .join(JobRow, JobRow.id == TaskRow.job_id)
+    .where(
+        TaskRow.is_gold,
+        TaskRow.status != "failed",
+        JobRow.stage == JobStage.LABELING.value,
+        ~exists().where(
+            AnswerRow.task_id == TaskRow.id, AnswerRow.worker_id == bindparam("worker_id")
+        ),
+    )
+    .order_by(func.random())
+    .limit(1)
+)
+_CLAIM_NEXT_FREE_SLOT = text(
+    """
+    WITH free AS (
+        SELECT a.id FROM assignments a JOIN jobs j ON j.id = a.job_id
+        WHERE j.stage = 'labeling' AND a.purpose = 'answer' AND a.state <> 'answered'
+          AND a.replica IS NOT NULL
+          AND (a.state = 'open' OR (a.state = 'leased' AND a.expires_at <= :now))
+          AND (CAST(:job_id AS VARCHAR) IS NULL OR a.job_id = :job_id)
+          AND NOT EXISTS (SELECT 1 FROM answers x
+                          WHERE x.task_id = a.task_id AND x.worker_id = :worker)
+          AND NOT EXISTS (SELECT 1 FROM assignments m
+                          WHERE m.task_id = a.task_id AND m.worker_id = :worker
+                            AND m.state = 'leased' AND m.expires_at > :now)
+        ORDER BY a.id LIMIT 1 FOR UPDATE OF a SKIP LOCKED
+    ), claimed AS (
+        UPDATE assignments SET state = 'leased', worker_id = :worker,
+               lease_id = :lease, expires_at = :expires
+        FROM free WHERE assignments.id = free.id
+        RETURNING assignments.id, assignments.task_id, assignments.job_id,
+                  assignments.replica
+    ), recorded AS (
+        INSERT INTO leases (id, assignment_id, task_id, worker_id, channel, created_at,
+                            expires_at)
+        SELECT :lease, id, task_id, :worker, :channel, :now, :expires FROM claimed
+    )
+    SELECT id, task_id, job_id, replica FROM claimed
+    """
+)
 
 
 class WorkRepository:
@@ -80,17 +183,15 @@ class WorkRepository:
             )
         )
 
+    def task_facts(self, task_id: str) -> TaskFacts | None:
+        row = self.session.execute(_TASK_FACTS, {"task_id": task_id}).first()
+        return TaskFacts(**row._asdict()) if row is not None else None
+
+    def job_spec(self, job_id: str) -> dict[str, Any] | None:
+        return self.session.scalar(_JOB_SPEC, {"job_id": job_id})
+
     def live_lease_of(self, worker_id: str, now: datetime) -> LeaseRow | None:
-        return self.session.scalar(
-            select(LeaseRow)
-            .where(
-                LeaseRow.worker_id == worker_id,
-                LeaseRow.outcome.is_(None),
-                LeaseRow.expires_at > now,
-            )
-            .order_by(LeaseRow.created_at.desc())
-            .limit(1)
-        )
+        return self.session.scalar(_LIVE_LEASE, {"worker_id": worker_id, "now": now})
 
     def held_lease_on(self, task_id: str, worker_id: str) -> LeaseRow | None:
         """The worker's open lease on a task whose slot nobody else took since."""
@@ -154,36 +255,8 @@ class WorkRepository:
     ) -> tuple[int, str, str, int | None] | None:
         """PostgreSQL: find, lock, claim a free slot and record its lease in one statement
         (one round trip on the hottest path). Returns (slot id, task, job, replica)."""
-        sql = text(
-            """
-            WITH free AS (
-                SELECT a.id FROM assignments a JOIN jobs j ON j.id = a.job_id
-                WHERE j.stage = 'labeling' AND a.purpose = 'answer' AND a.state <> 'answered'
-                  AND a.replica IS NOT NULL
-                  AND (a.state = 'open' OR (a.state = 'leased' AND a.expires_at <= :now))
-                  AND (CAST(:job_id AS VARCHAR) IS NULL OR a.job_id = :job_id)
-                  AND NOT EXISTS (SELECT 1 FROM answers x
-                                  WHERE x.task_id = a.task_id AND x.worker_id = :worker)
-                  AND NOT EXISTS (SELECT 1 FROM assignments m
-                                  WHERE m.task_id = a.task_id AND m.worker_id = :worker
-                                    AND m.state = 'leased' AND m.expires_at > :now)
-                ORDER BY a.id LIMIT 1 FOR UPDATE OF a SKIP LOCKED
-            ), claimed AS (
-                UPDATE assignments SET state = 'leased', worker_id = :worker,
-                       lease_id = :lease, expires_at = :expires
-                FROM free WHERE assignments.id = free.id
-                RETURNING assignments.id, assignments.task_id, assignments.job_id,
-                          assignments.replica
-            ), recorded AS (
-                INSERT INTO leases (id, assignment_id, task_id, worker_id, channel, created_at,
-                                    expires_at)
-                SELECT :lease, id, task_id, :worker, :channel, :now, :expires FROM claimed
-            )
-            SELECT id, task_id, job_id, replica FROM claimed
-            """
-        )
         row = self.session.execute(
-            sql,
+            _CLAIM_NEXT_FREE_SLOT,
             {"now": now, "job_id": job_id, "worker": worker_id, "lease": lease_id,
              "expires": expires_at, "channel": channel},
         ).first()  # fmt: skip
@@ -195,21 +268,8 @@ class WorkRepository:
         )
 
     def find_gold_task(self, worker_id: str, job_id: str | None) -> TaskRow | None:
-        stmt = (
-            select(TaskRow)
-            .join(JobRow, JobRow.id == TaskRow.job_id)
-            .where(
-                TaskRow.is_gold,
-                TaskRow.status != "failed",
-                JobRow.stage == JobStage.LABELING.value,
-                ~exists().where(AnswerRow.task_id == TaskRow.id, AnswerRow.worker_id == worker_id),
-            )
-            .order_by(func.random())
-            .limit(1)
-        )
-        if job_id is not None:
-            stmt = stmt.where(TaskRow.job_id == job_id)
-        return self.session.scalar(stmt)
+        stmt = _GOLD_TASK if job_id is None else _GOLD_TASK.where(TaskRow.job_id == job_id)
+        return self.session.scalar(stmt, {"worker_id": worker_id})
 
     def gold_slot(self, task_id: str, worker_id: str) -> AssignmentRow | None:
         return self.session.scalar(
@@ -253,6 +313,11 @@ class WorkRepository:
         self.session.add(lease)
         self.session.flush()
 
+    def lease_and_slot(self, lease_id: str) -> tuple[LeaseRow, AssignmentRow] | None:
+        """A lease with the slot it was made on, both locked (one statement for submits)."""
+        row = self.session.execute(_LEASE_AND_SLOT, {"lease_id": lease_id}).first()
+        return (row[0], row[1]) if row is not None else None
+
     def lease(self, lease_id: str, *, for_update: bool = False) -> LeaseRow | None:
         stmt = select(LeaseRow).where(LeaseRow.id == lease_id)
         if for_update:
@@ -277,16 +342,18 @@ class WorkRepository:
 
     # -- answers -----------------------------------------------------------------------------
 
-    def add_answer(self, answer: AnswerRow) -> None:
-        self.session.add(answer)
-        self.session.flush()
+    def add_answer(self, values: dict[str, Any]) -> int | None:
+        """Insert an answer; None when a unique rule refused it (this worker answered the task
+        already, or this client id or Label Studio annotation was filed), in one statement and
+        without aborting the caller's transaction."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(AnswerRow).values(**values).on_conflict_do_nothing()
+        return self.session.scalar(stmt.returning(AnswerRow.id))
 
     def answer_by_client_id(self, worker_id: str, client_answer_id: str) -> AnswerRow | None:
-        return self.session.scalar(
-            select(AnswerRow).where(
-                AnswerRow.worker_id == worker_id, AnswerRow.client_answer_id == client_answer_id
-            )
-        )
+        params = {"worker_id": worker_id, "client_answer_id": client_answer_id}
+        return self.session.scalar(_ANSWER_BY_CLIENT_ID, params)
 
     def answer_of(self, task_id: str, worker_id: str) -> AnswerRow | None:
         return self.session.scalar(

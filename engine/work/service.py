@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.db.models import AnswerRow, AssignmentRow, JobRow, LeaseRow, TaskRow, WorkerRow
+from engine.db.models import AssignmentRow, LeaseRow, TaskRow, WorkerRow
 from engine.domain.answer_rules import AnswerError, normalize_answer
 from engine.domain.job_stage import JobKind, is_open_for_work
 from engine.domain.lease_rules import (
@@ -35,7 +34,7 @@ from engine.domain.lease_rules import (
 )
 from engine.drafting.repository import DraftRepository
 from engine.jobs.repository import JobRepository
-from engine.work.repository import WorkRepository
+from engine.work.repository import TaskFacts, WorkRepository
 from engine.workforce.repository import WorkerRepository
 from schemas.jobs import JobSpec
 
@@ -109,13 +108,20 @@ def _has_gold(repo: WorkRepository, job_id: str) -> bool:
     return _GOLD[job_id]
 
 
-def _job_spec(job: JobRow) -> JobSpec:
-    # A job's spec never changes after intake; parse it once per process.
-    spec = _SPECS.get(job.id)
+def _spec_of(repo: WorkRepository, job_id: str) -> JobSpec:
+    spec = _SPECS.get(job_id)
     if spec is None:
-        if len(_SPECS) > 10_000:
-            _SPECS.clear()
-        spec = _SPECS[job.id] = JobSpec.model_validate(job.spec)
+        raw = repo.job_spec(job_id)
+        if raw is None:
+            raise LeaseNotFound(f"no job {job_id}")
+        spec = _remember_spec(job_id, raw)
+    return spec
+
+
+def _remember_spec(job_id: str, raw: dict[str, Any]) -> JobSpec:
+    if len(_SPECS) > 10_000:
+        _SPECS.clear()
+    spec = _SPECS[job_id] = JobSpec.model_validate(raw)
     return spec
 
 
@@ -126,7 +132,9 @@ def _lease(slot: AssignmentRow, lease: LeaseRow) -> Lease:
     )  # fmt: skip
 
 
-def _worker(session: Session, worker_id: str) -> WorkerRow:
+def _worker(session: Session, worker_id: str, locked: WorkerRow | None = None) -> WorkerRow:
+    if locked is not None and locked.id == worker_id:
+        return locked
     worker = WorkerRepository(session).get(worker_id, for_update=True)
     if worker is None:
         raise LeaseNotFound("unknown worker")
@@ -141,13 +149,15 @@ def lease_next(
     job_id: str | None = None,
     channel: str = "api",
     draw: Callable[[], float] = random.random,
+    locked_worker: WorkerRow | None = None,
 ) -> Lease | None:
     """Lease the next task for a worker, or return the lease it already holds; None: no work.
 
-    The caller commits. Concurrent callers never get the same slot.
+    The caller commits. Concurrent callers never get the same slot. ``locked_worker``: the
+    worker's row when the caller has locked it in this transaction already.
     """
     now = _now()
-    worker = _worker(session, worker_id)
+    worker = _worker(session, worker_id, locked_worker)
     if worker.status == "paused":
         raise WorkerPaused(
             "your account is paused from paid tasks; finish your training tasks or ask your "
@@ -166,7 +176,7 @@ def lease_next(
         if not is_open_for_work(job.stage):
             return None
 
-    gold = _maybe_gold(session, repo, worker, job_id, settings, draw)
+    gold = _maybe_gold(repo, worker, job_id, settings, draw)
     if gold is not None:
         return _start_lease(repo, worker_id, gold, channel, now, settings, is_gold=True)
     if session.get_bind().dialect.name == "postgresql":
@@ -188,7 +198,6 @@ def lease_next(
 
 
 def _maybe_gold(
-    session: Session,
     repo: WorkRepository,
     worker: WorkerRow,
     job_id: str | None,
@@ -200,10 +209,8 @@ def _maybe_gold(
     task = repo.find_gold_task(worker.id, job_id)
     if task is None:
         return None
-    job = JobRepository(session).get(task.job_id)
-    assert job is not None
     ratio = gold_ratio_for(
-        _job_spec(job).gold_ratio, WorkerTier(worker.tier), settings.trainee_gold_ratio
+        _spec_of(repo, task.job_id).gold_ratio, WorkerTier(worker.tier), settings.trainee_gold_ratio
     )
     if not serve_gold(draw(), ratio):
         return None
@@ -250,22 +257,25 @@ def _start_lease(
     return _lease(slot, lease)
 
 
-def _task_and_job(session: Session, task_id: str) -> tuple[TaskRow, JobRow]:
-    task = session.get(TaskRow, task_id)
-    assert task is not None
-    job = JobRepository(session).get(task.job_id)
-    assert job is not None
-    return task, job
+def _facts(repo: WorkRepository, task_id: str) -> TaskFacts:
+    facts = repo.task_facts(task_id)
+    if facts is None:
+        raise LeaseNotFound(f"no task {task_id}")
+    return facts
+
+
+def _normalized(repo: WorkRepository, facts: TaskFacts, answer: Any) -> dict[str, Any]:
+    spec = _spec_of(repo, facts.job_id)
+    size = (facts.box_w, facts.box_h) if facts.box_w and facts.box_h else None
+    try:
+        return normalize_answer(JobKind(facts.job_kind), spec.labels, answer, size)
+    except AnswerError as exc:
+        raise InvalidAnswer(str(exc)) from exc
 
 
 def check_answer(session: Session, task_id: str, answer: Any) -> dict[str, Any]:
-    task, job = _task_and_job(session, task_id)
-    spec = _job_spec(job)
-    size = (task.box_w, task.box_h) if task.box_w and task.box_h else None
-    try:
-        return normalize_answer(JobKind(job.kind), spec.labels, answer, size)
-    except AnswerError as exc:
-        raise InvalidAnswer(str(exc)) from exc
+    repo = WorkRepository(session)
+    return _normalized(repo, _facts(repo, task_id), answer)
 
 
 def submit(
@@ -282,14 +292,18 @@ def submit(
     """Record an answer for a lease. Idempotent by ``client_answer_id``; a late submit (lease
     run out) still counts while the task needs an answer. The caller commits."""
     repo = WorkRepository(session)
+    # Lock first, then look for a replay: a resend racing its original waits on the lock and
+    # then sees the original's answer (a replay) instead of a spent lease.
+    held = repo.lease_and_slot(lease_id)
     if client_answer_id:
         earlier = repo.answer_by_client_id(worker_id, client_answer_id)
         if earlier is not None:
             return SubmitResult(earlier.id, replayed=True, late=False, job_id=earlier.job_id)
-    lease = repo.lease(lease_id, for_update=True)
-    if lease is None or lease.worker_id != worker_id:
+    if held is None or held[0].worker_id != worker_id:
         raise LeaseNotFound(f"no lease {lease_id} for this worker")
-    payload = check_answer(session, lease.task_id, answer)
+    lease, slot = held
+    facts = _facts(repo, lease.task_id)
+    payload = _normalized(repo, facts, answer)
     if lease.outcome == "submitted":
         raise SubmitRefused("this lease was submitted already; send a new client_answer_id only "
                             "for new work")  # fmt: skip
@@ -297,48 +311,44 @@ def submit(
         raise SubmitRefused("this lease was released; lease the task again to answer it")
     now = _now()
     late = not is_live(as_utc(lease.expires_at), now)
-    slot = repo.slot(lease.assignment_id, for_update=True)
-    assert slot is not None
     if not submit_keeps_own_slot(_view(slot), lease.id):
-        if slot.replica is None:  # a gold slot is the worker's own
-            repo.claim_gold(slot.id, worker_id, lease.id, now)
-        else:
-            other = repo.find_free_slot(worker_id, now, slot.job_id, task_id=slot.task_id)
-            if other is None:
-                task, job = _task_and_job(session, lease.task_id)
-                raise SubmitRefused(
-                    f"your lease ran out at {as_utc(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC and "
-                    f"the task has all the answers it needs "
-                    f"({_job_spec(job).overlap}); nothing was recorded"
-                )
-            if not repo.claim(other.id, worker_id, lease.id, now, now):
-                raise SubmitRefused("the task was taken while you submitted; try the next one")
-            slot = other
-        session.refresh(slot)
-    task, _job = _task_and_job(session, lease.task_id)
-    row = AnswerRow(
-        task_id=lease.task_id,
-        job_id=slot.job_id,
-        worker_id=worker_id,
-        assignment_id=slot.id,
-        lease_id=lease.id,
-        replica=slot.replica,
-        is_gold=task.is_gold,
-        source=source,
-        payload=payload,
-        time_spent_seconds=time_spent_seconds,
-        client_answer_id=client_answer_id,
-        ls_annotation_id=ls_annotation_id,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            repo.add_answer(row)
-    except IntegrityError as exc:
-        raise SubmitRefused("you have answered this task already") from exc
-    slot.state, slot.answer_id, slot.expires_at = "answered", row.id, None
+        slot = _slot_for_late_submit(repo, worker_id, lease, slot, now)
+    answer_id = repo.add_answer(
+        {
+            "task_id": lease.task_id, "job_id": slot.job_id, "worker_id": worker_id,
+            "assignment_id": slot.id, "lease_id": lease.id, "replica": slot.replica,
+            "is_gold": facts.is_gold, "source": source, "payload": payload,
+            "time_spent_seconds": time_spent_seconds, "client_answer_id": client_answer_id,
+            "ls_annotation_id": ls_annotation_id, "created_at": now,
+        }
+    )  # fmt: skip
+    if answer_id is None:
+        raise SubmitRefused("you have answered this task already")
+    slot.state, slot.answer_id, slot.expires_at = "answered", answer_id, None
     lease.outcome, lease.ended_at = "submitted", now
-    return SubmitResult(row.id, replayed=False, late=late, job_id=row.job_id)
+    return SubmitResult(answer_id, replayed=False, late=late, job_id=slot.job_id)
+
+
+def _slot_for_late_submit(
+    repo: WorkRepository, worker_id: str, lease: LeaseRow, slot: AssignmentRow, now: datetime
+) -> AssignmentRow:
+    """The lease ran out and its slot went to someone else: file the answer on another free
+    slot of the task, or refuse when the task has all its answers."""
+    if slot.replica is None:  # a gold slot is the worker's own
+        repo.claim_gold(slot.id, worker_id, lease.id, now)
+    else:
+        other = repo.find_free_slot(worker_id, now, slot.job_id, task_id=slot.task_id)
+        if other is None:
+            spec = _spec_of(repo, slot.job_id)
+            raise SubmitRefused(
+                f"your lease ran out at {as_utc(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC and "
+                f"the task has all the answers it needs ({spec.overlap}); nothing was recorded"
+            )
+        if not repo.claim(other.id, worker_id, lease.id, now, now):
+            raise SubmitRefused("the task was taken while you submitted; try the next one")
+        slot = other
+    repo.session.refresh(slot)
+    return slot
 
 
 def release(session: Session, worker_id: str, lease_id: str) -> None:
@@ -376,27 +386,28 @@ class LeasedTask:
 
 def leased_task(session: Session, lease: Lease) -> LeasedTask:
     """What a worker needs to do the task: never the gold answer, never others' answers."""
-    task, job = _task_and_job(session, lease.task_id)
+    repo = WorkRepository(session)
+    facts = _facts(repo, lease.task_id)
     draft = (
-        DraftRepository(session).latest_for_task(task.id)
-        if job.kind == JobKind.TRANSCRIPTION.value
+        DraftRepository(session).latest_for_task(facts.task_id)
+        if facts.job_kind == JobKind.TRANSCRIPTION.value
         else None
     )
     return LeasedTask(
         lease=lease,
-        kind=job.kind,
-        media_key=task.object_key,
-        lowres_media_key=task.lowres_object_key,
-        labels=_job_spec(job).labels,
+        kind=facts.job_kind,
+        media_key=facts.object_key,
+        lowres_media_key=facts.lowres_object_key,
+        labels=_spec_of(repo, facts.job_id).labels,
         draft=(
             {"text": draft.text, "words": draft.words, "model_version": draft.model_version}
             if draft
             else None
         ),
-        start=task.start_seconds,
-        end=task.end_seconds,
-        width=task.box_w,
-        height=task.box_h,
+        start=facts.start_seconds,
+        end=facts.end_seconds,
+        width=facts.box_w,
+        height=facts.box_h,
     )
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.db.models import WorkerRow
+
+# Every worker API call looks its key up; the statements are built once.
+_BY_KEY_PREFIX = select(WorkerRow).where(WorkerRow.key_prefix == bindparam("prefix"))
+_BY_KEY_PREFIX_LOCKED = _BY_KEY_PREFIX.with_for_update()
 
 
 class WorkerRepository:
@@ -28,8 +32,9 @@ class WorkerRepository:
     def by_handle(self, handle: str) -> WorkerRow | None:
         return self.session.scalar(select(WorkerRow).where(WorkerRow.handle == handle))
 
-    def by_key_prefix(self, prefix: str) -> WorkerRow | None:
-        return self.session.scalar(select(WorkerRow).where(WorkerRow.key_prefix == prefix))
+    def by_key_prefix(self, prefix: str, *, for_update: bool = False) -> WorkerRow | None:
+        stmt = _BY_KEY_PREFIX_LOCKED if for_update else _BY_KEY_PREFIX
+        return self.session.scalar(stmt, {"prefix": prefix})
 
     def by_ls_user(self, ls_user_id: int) -> WorkerRow | None:
         return self.session.scalar(select(WorkerRow).where(WorkerRow.ls_user_id == ls_user_id))

@@ -83,11 +83,13 @@ def register_worker(
     return RegisteredWorker(worker.id, handle, tier_value.value, key)
 
 
-def authenticate_worker(session: Session, key: str) -> WorkerRow | None:
+def authenticate_worker(session: Session, key: str, *, lock: bool = False) -> WorkerRow | None:
+    """The worker a key belongs to; ``lock`` also locks its row for this transaction (what
+    leasing needs anyway, so the lookup and the lock are one statement)."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_SCHEME:
         return None
-    worker = WorkerRepository(session).by_key_prefix(parts[1])
+    worker = WorkerRepository(session).by_key_prefix(parts[1], for_update=lock)
     if worker is None or not hmac.compare_digest(_hash(key), worker.key_hash):
         return None
     return worker

@@ -75,6 +75,26 @@ def _publish(ctx, job_id: str) -> None:  # type: ignore[no-untyped-def]
     finish_publishing(ctx.sessions, job_id, "worker API only")
 
 
+def test_the_sweep_sends_a_fully_answered_job_whose_trigger_was_missed(ctx):
+    from engine.quality.triggers import job_ready_after_answer, jobs_due_for_scoring
+
+    files = [(f"s{i}.png", png_bytes(40 + i, 30)) for i in range(2)]
+    job_id = _submit(ctx, files, overlap=1)
+    _publish(ctx, job_id)
+    with ctx.sessions() as session:
+        assert not job_ready_after_answer(session, job_id)
+        assert job_id not in jobs_due_for_scoring(session)
+    # Answered without the API's trigger (as when two last answers commit at once).
+    assert _answer(ctx, _worker(ctx), job_id, "cat", 10) == 2
+    with ctx.sessions() as session:
+        assert job_ready_after_answer(session, job_id)
+        assert job_id in jobs_due_for_scoring(session)
+    _run_to_delivery(ctx, job_id)
+    with ctx.sessions() as session:
+        assert not job_ready_after_answer(session, job_id)  # delivered, not labeling
+        assert job_id not in jobs_due_for_scoring(session)
+
+
 def test_a_source_deleted_before_splitting_fails_alone_and_is_reported(ctx):
     from engine.jobs.repository import JobRepository
 
@@ -91,7 +111,7 @@ def test_a_source_deleted_before_splitting_fails_alone_and_is_reported(ctx):
 
 
 def test_deadline_delivers_what_is_final_and_marks_the_rest(ctx):
-    from engine.quality.triggers import jobs_past_deadline
+    from engine.quality.triggers import jobs_due_for_scoring
 
     deadline = datetime.now(UTC) + timedelta(seconds=3)
     files = [(f"i{i}.png", png_bytes(30 + i, 30)) for i in range(3)]
@@ -100,10 +120,10 @@ def test_deadline_delivers_what_is_final_and_marks_the_rest(ctx):
     # One worker answers two of the three images; nobody else comes.
     assert _answer(ctx, _worker(ctx), job_id, "cat", 2) == 2
     with ctx.sessions() as session:
-        assert job_id not in jobs_past_deadline(session)
+        assert job_id not in jobs_due_for_scoring(session)
     time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.2)
     with ctx.sessions() as session:
-        assert job_id in jobs_past_deadline(session)
+        assert job_id in jobs_due_for_scoring(session)
     out = _run_to_delivery(ctx, job_id)
     assert out["labels.csv"].decode().count(",cat") == 2
     report = json.loads(out["report.json"])
