@@ -114,14 +114,10 @@ def _spec_of(repo: WorkRepository, job_id: str) -> JobSpec:
         raw = repo.job_spec(job_id)
         if raw is None:
             raise LeaseNotFound(f"no job {job_id}")
-        spec = _remember_spec(job_id, raw)
-    return spec
-
-
-def _remember_spec(job_id: str, raw: dict[str, Any]) -> JobSpec:
-    if len(_SPECS) > 10_000:
-        _SPECS.clear()
-    spec = _SPECS[job_id] = JobSpec.model_validate(raw)
+        # A job's spec never changes after intake; parse it once per process.
+        if len(_SPECS) > 10_000:
+            _SPECS.clear()
+        spec = _SPECS[job_id] = JobSpec.model_validate(raw)
     return spec
 
 
