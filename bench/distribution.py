@@ -636,14 +636,16 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> list[dict[str, An
     keys = [first["api_key"]]
     if args.workers > 1:
         from sqlalchemy import create_engine
-        from sqlalchemy.orm import Session
+        from sqlalchemy.orm import sessionmaker
 
+        from engine.unit_of_work import SqlAlchemyUnitOfWork
         from engine.workforce.service import register_worker
 
         engine = create_engine(db_url)
-        with Session(engine) as session, session.begin():
+        with SqlAlchemyUnitOfWork(sessionmaker(bind=engine)) as uow:
             for i in range(1, args.workers):
-                keys.append(register_worker(session, f"bench-w{i:03d}", args.tier).api_key)
+                keys.append(register_worker(uow, f"bench-w{i:03d}", args.tier).api_key)
+            uow.commit()
         engine.dispose()
     log(f"engine: {args.workers} workers registered")
 
@@ -664,7 +666,7 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> list[dict[str, An
                 "engine.cli.main",
                 "worker",
                 "--queues",
-                "ingest,asr,publish",
+                "ingest,asr,publish,pipeline",
                 "--concurrency",
                 "2",
                 "--loglevel",

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     # Seconds before Redis hands an unacknowledged task (its worker died) to another worker.
     broker_visibility_timeout: int = 3600
 
+    # Pipeline recovery. A stage whose worker shows no life (heartbeat) for this long is sent
+    # again by the beat, whatever the broker's visibility timeout.
+    stage_stall_seconds: int = 120
+    # How often the beat looks for stalled stages, and relays outbox messages still unsent
+    # (broker down at commit, process killed between commit and send).
+    stall_sweep_seconds: int = 15
+    outbox_relay_seconds: int = 10
+
     # Label Studio. An empty token means jobs are published to the worker API only.
     label_studio_url: str = "http://127.0.0.1:8080"
     label_studio_token: str = ""

@@ -92,9 +92,16 @@ def api(ctx):  # type: ignore[no-untyped-def]
 def make_client(ctx, name: str | None = None) -> tuple[str, dict[str, str]]:  # type: ignore[no-untyped-def]
     from engine.clients.service import create_client
 
-    with ctx.sessions.begin() as session:
-        created = create_client(session, name or f"client-{uuid.uuid4().hex[:8]}")
+    created = ctx.in_unit_of_work(create_client, name or f"client-{uuid.uuid4().hex[:8]}")
     return created.client_id, {"Authorization": f"Bearer {created.api_key}"}
+
+
+def manual_uow(ctx):  # type: ignore[no-untyped-def]
+    """A unit of work whose outbox is never relayed: for tests that drive each stage by hand
+    (the routed next steps stay in the outbox, where the test can read them)."""
+    from engine.unit_of_work import SqlAlchemyUnitOfWork
+
+    return SqlAlchemyUnitOfWork(ctx.sessions)
 
 
 @pytest.fixture
@@ -109,7 +116,7 @@ class WorkerProcess:
 
     def start(
         self,
-        queues: str = "ingest,asr,publish,score,assemble",
+        queues: str = "ingest,asr,publish,score,assemble,pipeline",
         concurrency: int = 2,
         extra_env: dict[str, str] | None = None,
     ) -> None:

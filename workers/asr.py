@@ -8,12 +8,10 @@ from celery.signals import celeryd_init, worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from engine.asr.whisper_drafter import get_drafter
-from engine.bootstrap import get_context
-from engine.domain.job_stage import JobStage
-from engine.drafting.service import draft_batch, finish_drafting, start_drafting
+from engine.drafting.service import draft_batch, start_drafting
 from engine.storage.object_store import TransientStorageError
 from workers.celery_app import TRANSIENT_RETRY, app
-from workers.dispatch import enqueue_publish
+from workers.tasks import holding_stage
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +40,15 @@ def _load_model(**_kwargs: object) -> None:
 
 @app.task(name="kazi.asr.draft_job", **RETRY)
 def draft_job_task(job_id: str) -> int:
-    """Fan a job's undrafted tasks out into batches; returns how many batches were queued."""
-    ctx = get_context()
+    """Fan a job's undrafted tasks out into batches (sent through the outbox); returns how
+    many batches were queued."""
     drafter = get_drafter()
-    batches = start_drafting(
-        ctx.sessions, job_id, drafter.model_version, max(drafter.batch_size, 4)
-    )
-    for task_ids in batches:
-        draft_batch_task.apply_async(args=[job_id, task_ids], queue="asr")
-    if not batches and finish_drafting(ctx.sessions, job_id, drafter.model_version) in (
-        JobStage.DRAFTED,
-    ):
-        enqueue_publish(job_id)
-    return len(batches)
+    with holding_stage(job_id) as ctx:
+        return start_drafting(ctx.uow(), job_id, drafter.model_version, max(drafter.batch_size, 4))
 
 
 @app.task(name="kazi.asr.draft_batch", **RETRY)
 def draft_batch_task(job_id: str, task_ids: list[str]) -> int:
-    ctx = get_context()
     drafter = get_drafter()
-    added = draft_batch(ctx.sessions, ctx.store, drafter, job_id, task_ids)
-    if finish_drafting(ctx.sessions, job_id, drafter.model_version) is JobStage.DRAFTED:
-        # Any batch may be the last; publishing is idempotent, so a second send is harmless.
-        enqueue_publish(job_id)
-    return added
+    with holding_stage(job_id) as ctx:
+        return draft_batch(ctx.uow(), ctx.store, drafter, job_id, task_ids)

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from engine.api.body_limit import BodySizeLimit
+from engine.api.errors import document_errors, install_error_handlers
+from engine.api.health import router as health_router
 from engine.assembly.endpoints import router as delivery_router
 from engine.bootstrap import EngineContext, get_context
 from engine.jobs.endpoints import router as jobs_router
-from engine.jobs.errors import JobError
 from engine.label_studio_sync.endpoints import router as hooks_router
 from engine.media_links.endpoints import router as media_router
 from engine.quality.endpoints import router as review_router
@@ -48,14 +48,11 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, limit=limit)
 
-    @app.exception_handler(JobError)
-    async def job_error(_request: Request, exc: JobError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+    # Every error, raised anywhere, answers with one body (engine/api/errors.py: ErrorBody).
+    install_error_handlers(app)
+    document_errors(app)
 
-    @app.get("/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(media_router)
     app.include_router(work_router)

@@ -32,7 +32,10 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {"detail": f"request is larger than the limit of {self.limit} bytes"}
+            {
+                "detail": f"request is larger than the limit of {self.limit} bytes",
+                "code": "request_too_large",
+            }
         ).encode()
         headers: list[Any] = [
             (b"content-type", b"application/json"),

@@ -185,10 +185,6 @@ class WhisperDrafter:
         )
         self._lock = threading.Lock()
 
-    @property
-    def batched(self) -> bool:
-        return self.batch_size > 1
-
     def draft_segment(self, segment: SegmentAudio) -> SegmentDraft:
         return self.draft_segments([segment])[0]
 

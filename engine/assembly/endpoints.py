@@ -4,41 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 
-from engine.api.deps import ClientId, Ctx, DbSession
-from engine.assembly.repository import AssemblyRepository
-from engine.assembly.service import callback_secret
-from engine.jobs.repository import JobRepository
-from schemas.jobs import DeliverableList, DeliverableView
+from engine.api.deps import ClientId, Ctx, UoW
+from engine.assembly.callbacks import callback_secret
+from engine.assembly.service import deliverables_of
+from schemas.jobs import DeliverableList
 
 router = APIRouter(prefix="/v1", tags=["delivery"])
 
 
 @router.get("/jobs/{job_id}/deliverables", response_model=DeliverableList)
-def list_deliverables(
-    job_id: str, ctx: Ctx, session: DbSession, client_id: ClientId
-) -> DeliverableList:
-    job = JobRepository(session).get_for_client(job_id, client_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id}")
+def list_deliverables(job_id: str, ctx: Ctx, uow: UoW, client_id: ClientId) -> DeliverableList:
+    """Caller: the client that owns the job (API key)."""
     expiry = timedelta(seconds=ctx.settings.presign_expiry_seconds)
-    rows = AssemblyRepository(session).deliverables(job_id)
-    return DeliverableList(
-        job_id=job_id,
-        stage=job.stage,
-        items=[
-            DeliverableView(
-                name=r.name,
-                kind=r.kind,
-                content_type=r.content_type,
-                size_bytes=r.size_bytes,
-                sha256=r.sha256,
-                created_at=r.created_at,
-                url=ctx.store.presigned_get_url(r.object_key, expiry),
-            )  # fmt: skip
-            for r in rows
-        ],
+    return deliverables_of(
+        uow, client_id, job_id, lambda key: ctx.store.presigned_get_url(key, expiry)
     )
 
 

@@ -72,12 +72,12 @@ def assemble_transcript(
             )  # fmt: skip
         )
     stitched = stitch_drafts(segments)
-    words = [
+    timed = [
         TranscriptWord(w.word, w.source_start, w.source_end, None, round(w.probability, 4))
         for w in stitched.words
     ]
-    duration = source.duration_seconds or (words[-1].end if words else 0.0)
-    cues = build_cues(words, duration=duration)
+    duration = source.duration_seconds or (timed[-1].end if timed else 0.0)
+    cues = build_cues(timed, duration=duration)
     txt = to_txt(stitched.text)
     if gaps:
         notes = "".join(
@@ -85,7 +85,7 @@ def assemble_transcript(
         )
         txt = txt.rstrip("\n") + "\n" + notes.lstrip("\n") + "\n"
     data = transcript_json(
-        words, cues, {"source": source.filename, "source_sha256": source.sha256, "gaps": gaps},
+        timed, cues, {"source": source.filename, "source_sha256": source.sha256, "gaps": gaps},
         duration=duration,
     )  # fmt: skip
     import json

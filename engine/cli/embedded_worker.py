@@ -14,8 +14,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from engine.pipeline.celery_config import ALL_QUEUES as QUEUES
 from engine.settings import Settings
-from workers.celery_app import QUEUES
 
 
 def worker_command(

@@ -20,24 +20,21 @@ def fetch(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Download every deliverable of a delivered job."""
-    from engine.assembly.repository import AssemblyRepository
+    from engine.assembly.service import deliverables_of
     from engine.bootstrap import get_context
     from engine.clients.service import ensure_client
-    from engine.jobs.repository import JobRepository
+    from engine.jobs.errors import JobNotFound
 
     ctx = get_context()
-    with ctx.sessions() as session:
-        client_id = ensure_client(session, ctx.settings.local_client_name)
-        session.commit()
-        job = JobRepository(session).get_for_client(job_id, client_id)
-        if job is None:
-            typer.echo(f"error: no job {job_id}", err=True)
-            raise typer.Exit(1)
-        rows = [
-            (r.name, r.object_key, r.sha256)
-            for r in AssemblyRepository(session).deliverables(job_id)
-        ]
-        stage = job.stage
+    client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
+    try:
+        # The link is the object key itself: the CLI reads the store directly.
+        found = ctx.in_unit_of_work(deliverables_of, client_id, job_id, lambda key: key)
+    except JobNotFound:
+        typer.echo(f"error: no job {job_id}", err=True)
+        raise typer.Exit(1) from None
+    rows = [(item.name, item.url, item.sha256) for item in found.items]
+    stage = found.stage
     if not rows:
         typer.echo(f"error: job {job_id} has no deliverables yet (stage: {stage})", err=True)
         raise typer.Exit(1)
@@ -53,5 +50,5 @@ def fetch(
             json.dumps({"job_id": job_id, "stage": stage, "dir": str(target), "files": written})
         )
     else:
-        for path in written:
-            typer.echo(path)
+        for shown in written:
+            typer.echo(shown)

@@ -76,10 +76,10 @@ def _task_json(task: TaskView) -> dict[str, Any]:
 def _all_tasks(ctx: EngineContext, client_id: str, job_id: str) -> list[TaskView]:
     expiry = timedelta(seconds=ctx.settings.presign_expiry_seconds)
     tasks: list[TaskView] = []
-    with ctx.sessions() as session:
+    with ctx.uow() as uow:
         while True:
             page = service.list_tasks(
-                session,
+                uow,
                 client_id,
                 job_id,
                 1000,
@@ -92,8 +92,7 @@ def _all_tasks(ctx: EngineContext, client_id: str, job_id: str) -> list[TaskView
 
 
 def _detail(ctx: EngineContext, client_id: str, job_id: str) -> JobDetail:
-    with ctx.sessions() as session:
-        return service.get_job_detail(session, client_id, job_id)
+    return ctx.in_unit_of_work(service.get_job_detail, client_id, job_id)
 
 
 def _wait(ctx: EngineContext, client_id: str, job_id: str, show: bool, timeout: float) -> JobDetail:
@@ -133,49 +132,43 @@ def submit(
         if not path.is_file():
             raise _fail(f"{path}: no such file")
     ctx = get_context()
-    with ctx.sessions() as session:
-        client_id = ensure_client(session, ctx.settings.local_client_name)
-        session.commit()
-    from workers.dispatch import enqueue_split
-
+    client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
     with ExitStack() as stack:
         streams = [stack.enter_context(path.open("rb")) for path in files]
         incoming = [IncomingFile(p.name, s) for p, s in zip(files, streams, strict=True)]
-        with ctx.sessions() as session:
-            try:
-                job = submit_job(
-                    session,
-                    ctx.store,
-                    client_id=client_id,
-                    spec=job_spec,
-                    files=incoming,
-                    max_upload_bytes=ctx.settings.max_upload_bytes,
-                    max_files=ctx.settings.max_files_per_job,
-                    enqueue_split=enqueue_split,
-                )
-            except JobError as exc:
-                raise _fail(exc.message) from exc
+        try:
+            job_id = submit_job(
+                ctx.uow(),
+                ctx.store,
+                client_id=client_id,
+                spec=job_spec,
+                files=incoming,
+                max_upload_bytes=ctx.settings.max_upload_bytes,
+                max_files=ctx.settings.max_files_per_job,
+            )
+        except JobError as exc:
+            raise _fail(exc.message) from exc
     if not as_json:
-        err.print(f"submitted job [bold]{job.id}[/bold]")
-    detail = _detail(ctx, client_id, job.id)
+        err.print(f"submitted job [bold]{job_id}[/bold]")
+    detail = _detail(ctx, client_id, job_id)
     if wait:
         with embedded_worker(ctx.settings):
-            detail = _wait(ctx, client_id, job.id, show=not as_json, timeout=timeout)
+            detail = _wait(ctx, client_id, job_id, show=not as_json, timeout=timeout)
     if as_json:
         out = {
             "id": detail.id,
             "status": detail.stage,
             "failure_reason": detail.failure_reason,
             "sources": [s.model_dump(mode="json") for s in detail.sources],
-            "tasks": [_task_json(t) for t in _all_tasks(ctx, client_id, job.id)],
+            "tasks": [_task_json(t) for t in _all_tasks(ctx, client_id, job_id)],
         }
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     elif wait:
         console = Console()
-        console.print(task_table(_all_tasks(ctx, client_id, job.id)))
-        console.print(f"job {job.id}: {detail.stage}")
+        console.print(task_table(_all_tasks(ctx, client_id, job_id)))
+        console.print(f"job {job_id}: {detail.stage}")
     else:
-        typer.echo(job.id)
+        typer.echo(job_id)
     if detail.stage == JobStage.FAILED.value:
         if not as_json:
             err.print(f"[red]job failed:[/red] {detail.failure_reason}")
@@ -189,9 +182,7 @@ def status(
 ) -> None:
     """Show a job's stage and per-stage progress."""
     ctx = get_context()
-    with ctx.sessions() as session:
-        client_id = ensure_client(session, ctx.settings.local_client_name)
-        session.commit()
+    client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
     try:
         detail = _detail(ctx, client_id, job_id)
     except JobError as exc:

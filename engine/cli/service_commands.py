@@ -42,14 +42,14 @@ def serve(
 def worker(
     queues: Annotated[
         str, typer.Option(help="Comma-separated queues")
-    ] = "ingest,asr,publish,score,assemble",
+    ] = "ingest,asr,publish,score,assemble,pipeline",
     concurrency: Annotated[int | None, typer.Option(help="Processes; default one per core")] = None,
     loglevel: Annotated[str, typer.Option(help="Log level")] = "INFO",
     beat: Annotated[bool, typer.Option("--beat", help="Also run periodic housekeeping")] = False,
 ) -> None:
     """Run a Celery worker on the given queues."""
     from engine.cli.embedded_worker import worker_command
-    from workers.celery_app import QUEUES
+    from engine.pipeline.celery_config import ALL_QUEUES as QUEUES
 
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = sorted(set(names) - set(QUEUES))
@@ -85,9 +85,8 @@ def clients_create(name: Annotated[str, typer.Argument(help="Client name")]) -> 
     from engine.clients.service import ClientExists, create_client
 
     ctx = get_context()
-    with ctx.sessions.begin() as session:
-        try:
-            created = create_client(session, name)
-        except ClientExists as exc:
-            raise typer.BadParameter(str(exc)) from exc
+    try:
+        created = ctx.in_unit_of_work(create_client, name)
+    except ClientExists as exc:
+        raise typer.BadParameter(str(exc)) from exc
     typer.echo(f"client {created.client_id}\napi key {created.api_key}")

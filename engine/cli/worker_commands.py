@@ -42,9 +42,9 @@ def workers_add(
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--demographics is not JSON: {exc}") from exc
     out: dict[str, object] = {}
-    with ctx.sessions.begin() as session:
+    with ctx.uow() as uow:
         try:
-            created = register_worker(session, handle, tier, extra, consented)
+            created = register_worker(uow, handle, tier, extra, consented)
         except WorkerError as exc:
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(2) from exc
@@ -56,11 +56,13 @@ def workers_add(
                 typer.echo("error: set KAZI_LABEL_STUDIO_TOKEN to link Label Studio", err=True)
                 raise typer.Exit(2)
             pw = password or secrets.token_urlsafe(12)
-            out["label_studio_email"] = enrol_in_label_studio(session, gateway, created.id, pw)
+            # The worker and its Label Studio login are made together, or neither is.
+            out["label_studio_email"] = enrol_in_label_studio(uow, gateway, created.id, pw)
             out["label_studio_password"] = pw
             out["start_link"] = start_link(
                 ctx.settings.public_url, created.id, ctx.settings.signing_secret
             )
+        uow.commit()
     if as_json:
         typer.echo(json.dumps(out))
     else:
@@ -72,10 +74,8 @@ def workers_add(
 def workers_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List workers with their tier and status."""
     from engine.bootstrap import get_context
-    from engine.workforce.repository import WorkerRepository
 
-    ctx = get_context()
-    with ctx.sessions() as session:
+    with get_context().uow() as uow:
         rows = [
             {
                 "id": w.id,
@@ -84,7 +84,7 @@ def workers_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
                 "status": w.status,
                 "label_studio_email": w.ls_email,
             }  # fmt: skip
-            for w in WorkerRepository(session).all()
+            for w in uow.workers.all()
         ]
     if as_json:
         typer.echo(json.dumps(rows))
@@ -99,10 +99,9 @@ def workers_pause(handle: str, resume: Annotated[bool, typer.Option("--resume")]
     from engine.bootstrap import get_context
     from engine.workforce.service import WorkerError, set_paused
 
-    with get_context().sessions.begin() as session:
-        try:
-            set_paused(session, handle, not resume)
-        except WorkerError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(2) from exc
+    try:
+        get_context().in_unit_of_work(set_paused, handle, not resume)
+    except WorkerError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(f"{handle}: {'active' if resume else 'paused'}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,10 +30,3 @@ class ClientRepository:
         return self.session.scalar(
             select(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
         )
-
-    def revoke_key(self, prefix: str) -> bool:
-        key = self.active_key_by_prefix(prefix)
-        if key is None:
-            return False
-        key.revoked_at = datetime.now(UTC)
-        return True

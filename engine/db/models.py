@@ -365,3 +365,41 @@ class DeliverableRow(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxRow(Base):
+    """A pipeline message written in the same transaction as the change that caused it; the
+    relay sends it to the broker and stamps ``sent_at`` (see engine/pipeline/relay.py)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "id",
+            postgresql_where=text("sent_at IS NULL"),
+            sqlite_where=text("sent_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    task: Mapped[str] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(40))
+    args: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class StageLeaseRow(Base):
+    """Who is working on a job's current stage and when it last showed life; the beat requeues
+    a stage whose heartbeat is older than ``stage_stall_seconds`` (engine/pipeline/stalls.py)."""
+
+    __tablename__ = "stage_leases"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(40))
+    holder: Mapped[str | None] = mapped_column(String(200), default=None)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requeues: Mapped[int] = mapped_column(Integer, default=0)

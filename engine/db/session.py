@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -43,17 +41,3 @@ def get_engine(url: str, pool_size: int = 20) -> Engine:
 @lru_cache(maxsize=8)
 def get_sessionmaker(url: str, pool_size: int = 20) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url, pool_size), expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on error."""
-    session = get_sessionmaker(url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +122,7 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
             [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(api_port)],
             env, api_log))  # fmt: skip
         from engine.cli.embedded_worker import worker_command
-        from workers.celery_app import QUEUES
+        from engine.pipeline.celery_config import ALL_QUEUES as QUEUES
 
         stack.enter_context(_process(worker_command(list(QUEUES), 2, "INFO"), env, worker_log))
         _wait_http(f"http://127.0.0.1:{api_port}/health", api, api_log)
@@ -192,21 +192,19 @@ def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-un
     table = Table(title="simulated trainee workers")
     for col in ("handle", "tier", "word errors", "label errors"):
         table.add_column(col)
-    for profile in default_crowd(seed, handle_prefix=f"demo{tag}"):
-        with ctx.sessions.begin() as session:
-            w = register_worker(session, profile.handle, profile.tier)
-            enrol_in_label_studio(session, admin, w.id, f"Pass-{w.id[:12]}!")
-        with ctx.sessions() as session:
-            from engine.db.models import WorkerRow
 
-            row = session.get(WorkerRow, w.id)
-            token = row.ls_token  # type: ignore[union-attr]
+    def enrol(uow, profile):  # type: ignore[no-untyped-def]
+        w = register_worker(uow, profile.handle, profile.tier)
+        enrol_in_label_studio(uow, admin, w.id, f"Pass-{w.id[:12]}!")
+        return w, uow.workers.get(w.id).ls_token
+
+    for profile in default_crowd(seed, handle_prefix=f"demo{tag}"):
+        w, token = ctx.in_unit_of_work(enrol, profile)
         link = start_link(ctx.settings.public_url, w.id, ctx.settings.signing_secret)
         crowd.append((profile, link, token))
         table.add_row(profile.handle, profile.tier, f"{profile.word_error_rate:.0%}",
                       f"{profile.label_error_rate:.0%}")  # fmt: skip
-    with ctx.sessions.begin() as session:
-        reviewer = register_worker(session, f"demo{tag}-qa", "reviewer")
+    reviewer = ctx.in_unit_of_work(register_worker, f"demo{tag}-qa", "reviewer")
     console.print(table)
     return crowd, reviewer.api_key
 
@@ -214,38 +212,34 @@ def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-un
 def _submit_jobs(ctx, data_dir: Path) -> list[DemoJob]:  # type: ignore[no-untyped-def]
     from engine.clients.service import ensure_client
     from engine.demo.sample_images import sample_images
+    from engine.domain.job_stage import JobKind
     from engine.jobs.intake import IncomingFile, submit_job
     from schemas.jobs import JobSpec
-    from workers.dispatch import enqueue_split
 
-    with ctx.sessions() as session:
-        client_id = ensure_client(session, ctx.settings.local_client_name)
-        session.commit()
+    client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
     clips = _clip_references(data_dir / "speech")
     if not clips:
         raise RuntimeError(f"no speech clips under {data_dir / 'speech'}")
     talk = DemoJob("transcripts", "transcription", references={p.name: r for p, r in clips})
     gold_clip = next(p for p, _ in clips if p.name == "1089-134691-0000.flac")
-    spec = JobSpec(kind="transcription", overlap=3, gold_ratio=0.2,
+    spec = JobSpec(kind=JobKind.TRANSCRIPTION, overlap=3, gold_ratio=0.2,
                    gold=[{"filename": gold_clip.name, "text": talk.references[gold_clip.name]}])  # type: ignore[list-item]  # fmt: skip
-    with ctx.sessions() as session:
-        job = submit_job(session, ctx.store, client_id=client_id, spec=spec,
-                         files=[IncomingFile(p.name, io.BytesIO(p.read_bytes())) for p, _ in clips],
-                         max_upload_bytes=ctx.settings.max_upload_bytes, max_files=100,
-                         enqueue_split=enqueue_split)  # fmt: skip
-        talk.job_id = job.id
+    talk.job_id = submit_job(
+        ctx.uow(), ctx.store, client_id=client_id, spec=spec,
+        files=[IncomingFile(p.name, io.BytesIO(p.read_bytes())) for p, _ in clips],
+        max_upload_bytes=ctx.settings.max_upload_bytes, max_files=100,
+    )  # fmt: skip
     images = sample_images()
     shapes = DemoJob(
         "boxes", "image_boxes", references={i.filename: json.dumps(i.boxes) for i in images}
     )
-    spec = JobSpec(kind="image_boxes", labels=["circle", "square"], overlap=3, gold_ratio=0.2,
+    spec = JobSpec(kind=JobKind.IMAGE_BOXES, labels=["circle", "square"], overlap=3, gold_ratio=0.2,
                    gold=[{"filename": "yard.png", "boxes": list(images[1].boxes)}])  # type: ignore[list-item]  # fmt: skip
-    with ctx.sessions() as session:
-        job = submit_job(session, ctx.store, client_id=client_id, spec=spec,
-                         files=[IncomingFile(i.filename, io.BytesIO(i.png)) for i in images],
-                         max_upload_bytes=ctx.settings.max_upload_bytes, max_files=100,
-                         enqueue_split=enqueue_split)  # fmt: skip
-        shapes.job_id = job.id
+    shapes.job_id = submit_job(
+        ctx.uow(), ctx.store, client_id=client_id, spec=spec,
+        files=[IncomingFile(i.filename, io.BytesIO(i.png)) for i in images],
+        max_upload_bytes=ctx.settings.max_upload_bytes, max_files=100,
+    )  # fmt: skip
     return [talk, shapes]
 
 
@@ -253,17 +247,15 @@ def _fill_truth(ctx, job: DemoJob) -> None:  # type: ignore[no-untyped-def]
     from engine.demo.sample_images import boxes_in_tile
     from engine.demo.segment_truth import segment_references
     from engine.domain.draft import DraftWord
-    from engine.drafting.repository import DraftRepository
-    from engine.jobs.repository import JobRepository
 
-    with ctx.sessions() as session:
-        repo = JobRepository(session)
+    with ctx.uow() as uow:
+        repo = uow.jobs
         for source in repo.sources(job.job_id):
             tasks = [t for t, s in repo.tasks_page(job.job_id, 10_000, 0) if s.id == source.id]
             if job.kind == "transcription":
                 words: list[DraftWord] = []
                 for t in tasks:
-                    d = DraftRepository(session).latest_for_task(t.id)
+                    d = uow.drafts.latest_for_task(t.id)
                     words += [DraftWord.from_json(w) for w in (d.words if d else [])]
                 parts = segment_references(
                     job.references[source.filename],
@@ -282,7 +274,7 @@ def _crowd_answers(ls, api_port: int, crowd, jobs: list[DemoJob], seed: int) -> 
 
     truth = {t: a for j in jobs for t, a in j.truth.items()}
 
-    def truth_for(task: dict[str, Any]) -> dict[str, Any] | None:
+    def truth_for(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
         return truth.get(task["kazi_task_id"])
 
     errors: list[BaseException] = []
@@ -339,11 +331,8 @@ def _review(api_port: int, key: str, jobs: list[DemoJob], ctx, timeout: float = 
 
 
 def _stages(ctx, jobs: list[DemoJob]) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from engine.jobs.repository import JobRepository
-
-    with ctx.sessions() as session:
-        repo = JobRepository(session)
-        return {j.job_id: repo.get(j.job_id).stage for j in jobs}  # type: ignore[union-attr]
+    with ctx.uow() as uow:
+        return {j.job_id: uow.jobs.get(j.job_id).stage for j in jobs}  # type: ignore[union-attr]
 
 
 def _all_past_review(ctx, jobs: list[DemoJob]) -> bool:  # type: ignore[no-untyped-def]
@@ -371,16 +360,14 @@ def _progress(console: Console) -> Iterator[Progress]:
 
 
 def _watch(ctx, jobs, progress: Progress, bars, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
-    from engine.work.repository import WorkRepository
-
     while not stop.is_set():
         stages = _stages(ctx, jobs)
         for job in jobs:
             stage = stages[job.job_id]
             note = stage
             if stage == "labeling":
-                with ctx.sessions() as session:
-                    counts = WorkRepository(session).slot_counts(job.job_id)
+                with ctx.uow() as uow:
+                    counts = uow.work.slot_counts(job.job_id)
                 note = f"labeling: {counts.get('answered', 0)}/{sum(counts.values())} answers"
             progress.update(bars[job.name], completed=STAGES.index(stage) + 1, stage=note)
         stop.wait(0.5)
@@ -389,16 +376,13 @@ def _watch(ctx, jobs, progress: Progress, bars, stop: threading.Event) -> None: 
 
 
 def _summarise(ctx, jobs: list[DemoJob], var: Path, console: Console) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from engine.assembly.repository import AssemblyRepository
     from engine.domain.scoring import word_error_rate
 
     out: dict[str, Any] = {"jobs": []}
     for job in jobs:
         target = var / "deliverables" / job.job_id
-        with ctx.sessions() as session:
-            rows = [
-                (r.name, r.object_key) for r in AssemblyRepository(session).deliverables(job.job_id)
-            ]
+        with ctx.uow() as uow:
+            rows = [(r.name, r.object_key) for r in uow.assembly.deliverables(job.job_id)]
         paths = []
         for name, key in rows:
             path = target / name

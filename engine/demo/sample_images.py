@@ -54,7 +54,9 @@ def sample_images() -> list[SampleImage]:
     ]  # fmt: skip
     out = []
     for seed, (name, w, h, shapes) in enumerate(layouts):
-        boxes = tuple({"label": s[0], "x": s[1], "y": s[2], "w": s[3], "h": s[4]} for s in shapes)
+        boxes: tuple[dict[str, float | str], ...] = tuple(
+            {"label": s[0], "x": s[1], "y": s[2], "w": s[3], "h": s[4]} for s in shapes
+        )
         out.append(SampleImage(name, _draw(w, h, shapes, seed), w, h, boxes))
     return out
 

@@ -17,9 +17,15 @@ class AnswerError(ValueError):
 
 
 def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise AnswerError(f"box {name} must be a finite number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON int beyond float range, e.g. 400 digits
+        raise AnswerError(f"box {name} must be a finite number") from None
+    if not math.isfinite(number):
+        raise AnswerError(f"box {name} must be a finite number")
+    return number
 
 
 def normalize_answer(

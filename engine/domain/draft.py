@@ -41,10 +41,6 @@ class DraftWord:
     probability: float
     low_confidence: bool = False
 
-    @property
-    def source_mid(self) -> float:
-        return (self.source_start + self.source_end) / 2
-
     def to_json(self) -> dict[str, Any]:
         return {
             "word": self.word,

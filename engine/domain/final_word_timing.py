@@ -26,11 +26,10 @@ def time_final_text(
     words = final_text.split()
     if not words:
         return ()
-    matcher = SequenceMatcher(
-        a=[comparable_word(w) for w in words],
-        b=[comparable_word(w.word) for w in draft_words],
-        autojunk=False,
-    )
+    final_keys = [comparable_word(w) for w in words]
+    draft_keys = [comparable_word(w.word) for w in draft_words]
+    matcher = SequenceMatcher(a=final_keys, b=draft_keys, autojunk=False)
+    in_draft = set(draft_keys)
     times: list[tuple[float, float] | None] = [None] * len(words)
     for block in matcher.get_matching_blocks():
         for k in range(block.size):
@@ -59,7 +58,7 @@ def time_final_text(
         if agreements is not None and k < len(agreements):
             prob = float(agreements[k])
         else:
-            prob = 1.0 if matcher.a[k] in matcher.b else 0.5
+            prob = 1.0 if final_keys[k] in in_draft else 0.5
         out.append(
             DraftWord(
                 word,

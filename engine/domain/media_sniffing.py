@@ -14,7 +14,7 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
 @dataclass(frozen=True)
 class SniffedFormat:
     media_type: str  # "audio" | "image"
-    format: str  # wav, flac, mp3, ogg, m4a, jpeg, png, webp, tiff
+    format: str  # wav, flac, mp3, aac, ogg, m4a, jpeg, png, webp, tiff
     content_type: str
     extension: str
 
@@ -23,6 +23,7 @@ _FORMATS = {
     "wav": SniffedFormat("audio", "wav", "audio/wav", ".wav"),
     "flac": SniffedFormat("audio", "flac", "audio/flac", ".flac"),
     "mp3": SniffedFormat("audio", "mp3", "audio/mpeg", ".mp3"),
+    "aac": SniffedFormat("audio", "aac", "audio/aac", ".aac"),
     "ogg": SniffedFormat("audio", "ogg", "audio/ogg", ".ogg"),
     "m4a": SniffedFormat("audio", "m4a", "audio/mp4", ".m4a"),
     "jpeg": SniffedFormat("image", "jpeg", "image/jpeg", ".jpg"),
@@ -47,6 +48,17 @@ def _is_mp3_frame(head: bytes) -> bool:
     )
 
 
+def _is_adts_frame(head: bytes) -> bool:
+    # ADTS (a plain .aac file): 12 set sync bits, then the MPEG version bit and layer bits 00,
+    # which no MPEG audio frame has, so an MP3 is never taken for AAC; a valid sample-rate index.
+    return (
+        len(head) >= 3
+        and head[0] == 0xFF
+        and (head[1] & 0xF6) == 0xF0
+        and ((head[2] >> 2) & 0x0F) <= 12
+    )
+
+
 def sniff_format(head: bytes) -> SniffedFormat | None:
     """Return the format the leading bytes belong to, or None when unrecognised."""
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
@@ -64,6 +76,8 @@ def sniff_format(head: bytes) -> SniffedFormat | None:
         return _FORMATS["mp3"]
     if _is_mp3_frame(head):
         return _FORMATS["mp3"]
+    if _is_adts_frame(head):
+        return _FORMATS["aac"]
     if head.startswith(b"\xff\xd8\xff"):
         return _FORMATS["jpeg"]
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -84,7 +98,7 @@ def identify_upload(filename: str, head: bytes) -> SniffedFormat:
     if extension not in AUDIO_EXTENSIONS | IMAGE_EXTENSIONS:
         raise UnsupportedMedia(
             f"{filename!r}: unsupported file type {extension or '(no extension)'!r}; "
-            "audio: wav, flac, mp3, ogg/opus, m4a; images: jpeg, png, webp, tiff"
+            "audio: wav, flac, mp3, aac, ogg/opus, m4a; images: jpeg, png, webp, tiff"
         )
     sniffed = sniff_format(head)
     if sniffed is None:

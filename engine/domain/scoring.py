@@ -215,12 +215,3 @@ def word_diff(
         j += hyp_length
         position = run_end
     return edits
-
-
-def word_error_rates(
-    references: Sequence[str], hypotheses: Sequence[str], normalizer: Normalizer = normalize_text
-) -> list[float]:
-    """Per-utterance WER for aligned sequences of references and hypotheses."""
-    if len(references) != len(hypotheses):
-        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
-    return [word_error_rate(r, h, normalizer) for r, h in zip(references, hypotheses, strict=True)]

@@ -31,9 +31,6 @@ class TileBox:
     def y2(self) -> int:
         return self.y + self.h
 
-    def as_list(self) -> list[int]:
-        return [self.x, self.y, self.w, self.h]
-
 
 def plan_tiles(
     width: int,

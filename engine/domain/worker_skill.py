@@ -42,7 +42,12 @@ class TierPolicy:
 
 
 def estimate_skill(scores: Iterable[float], policy: TierPolicy = TierPolicy()) -> SkillEstimate:
-    values = [min(1.0, max(0.0, float(s))) for s in scores]
+    """Skill from ``scores`` (clamped to [0, 1]); non-finite scores are left out.
+
+    A NaN or infinite score is a scoring fault, not evidence about the worker: clamping would
+    count NaN as 0 (a wrong answer, which can pause them) and inf as 1, so they are skipped.
+    """
+    values = [min(1.0, max(0.0, s)) for s in map(float, scores) if math.isfinite(s)]
     alpha = policy.prior_mean * policy.prior_strength + sum(values)
     beta = (1 - policy.prior_mean) * policy.prior_strength + len(values) - sum(values)
     total = alpha + beta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.db.models import DraftRow, TaskRow
@@ -76,14 +76,3 @@ class DraftRepository:
         ):
             latest[row.task_id] = row  # later rows win
         return latest
-
-    def count_for_job(self, job_id: str) -> int:
-        return (
-            self.session.scalar(
-                select(func.count())
-                .select_from(DraftRow)
-                .join(TaskRow, DraftRow.task_id == TaskRow.id)
-                .where(TaskRow.job_id == job_id)
-            )
-            or 0
-        )

@@ -12,12 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from engine.api.deps import ClientId, Ctx, DbSession
+from engine.api.deps import ClientId, Ctx, UoW
 from engine.jobs import service
 from engine.jobs.intake import IncomingFile, submit_job, submit_job_from_objects
 from engine.storage.object_keys import upload_key
 from schemas.jobs import JobDetail, JobFromObjects, JobPage, JobSpec, TaskPage, UploadUrl
-from workers.dispatch import enqueue_split
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -54,9 +53,9 @@ def _validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
     openapi_extra=_MULTIPART_DOC,
     summary="Submit a job: upload files (multipart) or reference stored objects (JSON)",
 )
-async def create_job(
-    request: Request, ctx: Ctx, session: DbSession, client_id: ClientId
-) -> JobDetail:
+async def create_job(request: Request, ctx: Ctx, client_id: ClientId) -> JobDetail:
+    """Caller: a client (API key). Media is streamed to the store before the job's one short
+    transaction (a staged use case, so no request-wide unit of work)."""
     settings = ctx.settings
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
@@ -72,16 +71,15 @@ async def create_job(
             raise HTTPException(422, _validation_detail(exc)) from exc
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         files = [IncomingFile(filename=f.filename, stream=f.file) for f in uploads]  # type: ignore[arg-type]
-        job = await run_in_threadpool(
+        job_id = await run_in_threadpool(
             submit_job,
-            session,
+            ctx.uow(),
             ctx.store,
             client_id=client_id,
             spec=spec,
             files=files,
             max_upload_bytes=settings.max_upload_bytes,
             max_files=settings.max_files_per_job,
-            enqueue_split=enqueue_split,
         )
         await form.close()
     elif content_type.startswith("application/json"):
@@ -89,49 +87,48 @@ async def create_job(
             body = JobFromObjects.model_validate_json(await request.body())
         except ValidationError as exc:
             raise HTTPException(422, _validation_detail(exc)) from exc
-        job = await run_in_threadpool(
+        job_id = await run_in_threadpool(
             submit_job_from_objects,
-            session,
+            ctx.uow(),
             ctx.store,
             client_id=client_id,
             spec=body.spec,
             refs=body.sources,
             max_upload_bytes=settings.max_upload_bytes,
             max_files=settings.max_files_per_job,
-            enqueue_split=enqueue_split,
         )
     else:
         raise HTTPException(415, "send multipart/form-data (spec + files) or application/json")
-    return service.get_job_detail(session, client_id, job.id)
+    return await run_in_threadpool(ctx.in_unit_of_work, service.get_job_detail, client_id, job_id)
 
 
 @router.get("/jobs", response_model=JobPage)
 def list_jobs(
-    session: DbSession,
+    uow: UoW,
     client_id: ClientId,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobPage:
-    return service.list_jobs(session, client_id, limit, offset)
+    return service.list_jobs(uow, client_id, limit, offset)
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)
-def get_job(job_id: str, session: DbSession, client_id: ClientId) -> JobDetail:
-    return service.get_job_detail(session, client_id, job_id)
+def get_job(job_id: str, uow: UoW, client_id: ClientId) -> JobDetail:
+    return service.get_job_detail(uow, client_id, job_id)
 
 
 @router.get("/jobs/{job_id}/tasks", response_model=TaskPage)
 def list_tasks(
     job_id: str,
     ctx: Ctx,
-    session: DbSession,
+    uow: UoW,
     client_id: ClientId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> TaskPage:
     expiry = timedelta(seconds=ctx.settings.presign_expiry_seconds)
     return service.list_tasks(
-        session,
+        uow,
         client_id,
         job_id,
         limit,

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from engine.errors import KaziError
 
-class JobError(Exception):
-    status_code = 400
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class JobError(KaziError):
+    status = 400
+    code = "job_refused"
 
 
 class JobNotFound(JobError):
-    status_code = 404
+    status = 404
+    code = "job_not_found"
 
 
 class InvalidUpload(JobError):
-    status_code = 422
+    status = 422
+    code = "invalid_upload"
 
 
 class UnsupportedUpload(JobError):
-    status_code = 415
+    status = 415
+    code = "unsupported_media_type"
 
 
 class UploadTooLarge(JobError):
-    status_code = 413
+    status = 413
+    code = "upload_too_large"
 
 
 class SourceNotFound(JobError):
-    status_code = 404
+    status = 404
+    code = "source_not_found"

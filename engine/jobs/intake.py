@@ -1,25 +1,24 @@
-"""Intake use cases: accept a client's job, store its media once, queue it for splitting."""
+"""Intake use cases: accept a client's job, store its media once, queue it for splitting
+(the job, its sources and its first pipeline step commit together)."""
 
 from __future__ import annotations
 
 import io
-import logging
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import BinaryIO
 
-from sqlalchemy.orm import Session
-
 from engine.db.models import JobRow, SourceMediaRow
-from engine.domain.job_stage import JobKind, JobStage
+from engine.domain.job_stage import JobStage
 from engine.domain.media_sniffing import SNIFF_BYTES, UnsupportedMedia, identify_upload
 from engine.domain.upload_filename import BadFilename, check_upload_filename
 from engine.jobs.errors import InvalidUpload, SourceNotFound, UnsupportedUpload, UploadTooLarge
-from engine.jobs.repository import JobRepository
+from engine.pipeline.outbox import route_stage_entered
 from engine.storage.object_keys import InvalidObjectKey, client_prefix, object_key, validate_key
 from engine.storage.object_store import ObjectStore, ObjectTooLarge
+from engine.unit_of_work import UnitOfWork
 from schemas.jobs import JobSpec, SourceRef
 
 
@@ -49,30 +48,6 @@ class _PrefixedStream(io.RawIOBase):
         data = self._rest.read(len(view))
         view[: len(data)] = data
         return len(data)
-
-
-EnqueueSplit = Callable[[str], None]
-
-log = logging.getLogger(__name__)
-
-
-def _enqueue_or_leave_for_requeue(enqueue_split: EnqueueSplit, job_id: str) -> None:
-    # The job is saved; if the broker is unreachable now, requeue_stalled_jobs picks it up later.
-    try:
-        enqueue_split(job_id)
-    except Exception:
-        log.exception("could not queue job %s for splitting; it will be requeued", job_id)
-
-
-def requeue_stalled_jobs(
-    session: Session, enqueue_split: EnqueueSplit, older_than: timedelta = timedelta(minutes=2)
-) -> list[str]:
-    """Queue again jobs received but never picked up (their enqueue was lost)."""
-    cutoff = datetime.now(UTC) - older_than
-    job_ids = JobRepository(session).ids_in_stage_since(JobStage.RECEIVED.value, cutoff)
-    for job_id in job_ids:
-        enqueue_split(job_id)
-    return job_ids
 
 
 def _valid_key(key: str) -> bool:
@@ -109,31 +84,40 @@ def _check_kind(spec: JobSpec, filename: str, media_type: str) -> None:
         )
 
 
-def _new_job(repo: JobRepository, client_id: str, spec: JobSpec) -> JobRow:
+def _new_job(uow: UnitOfWork, job_id: str, client_id: str, spec: JobSpec) -> JobRow:
     job = JobRow(
-        id=str(uuid.uuid4()),
+        id=job_id,
         client_id=client_id,
         kind=spec.kind.value,
         spec=spec.model_dump(mode="json"),
         stage=JobStage.RECEIVED.value,
     )
-    repo.add(job)
-    repo.add_stage_event(job.id, JobStage.RECEIVED.value)
+    uow.jobs.add(job)
+    uow.jobs.add_stage_event(job.id, JobStage.RECEIVED.value)
+    route_stage_entered(uow, job, JobStage.RECEIVED)
     return job
 
 
+@dataclass
+class _Upload:
+    """What one submission has written so far (deleted again if the submission fails)."""
+
+    client_id: str
+    job_id: str
+    spec: JobSpec
+    max_bytes: int
+    written: list[str] = field(default_factory=list)
+    sources: list[SourceMediaRow] = field(default_factory=list)
+
+    def delete_written(self, store: ObjectStore) -> None:
+        for key in self.written:
+            store.delete(key)
+
+
 def _store_source(
-    repo: JobRepository,
-    store: ObjectStore,
-    job: JobRow,
-    spec: JobSpec,
-    seq: int,
-    raw_name: str | None,
-    stream: BinaryIO,
-    max_bytes: int,
-    written: list[str],
-) -> SourceMediaRow | None:
-    """Stream one file into the store. Returns None when the job already has identical bytes."""
+    store: ObjectStore, upload: _Upload, raw_name: str | None, stream: BinaryIO
+) -> None:
+    """Stream one file into the store; identical bytes are kept once per job."""
     try:
         filename = check_upload_filename(raw_name)
     except BadFilename as exc:
@@ -145,44 +129,59 @@ def _store_source(
         sniffed = identify_upload(filename, head)
     except UnsupportedMedia as exc:
         raise UnsupportedUpload(str(exc)) from exc
+    spec = upload.spec
     _check_kind(spec, filename, sniffed.media_type)
 
     source_id = str(uuid.uuid4())
     # The key uses an id, never the client's filename.
-    key = object_key(job.client_id, job.id, "sources", f"{source_id}{sniffed.extension}")
+    key = object_key(upload.client_id, upload.job_id, "sources", f"{source_id}{sniffed.extension}")
     try:
         stored = store.put_stream(
             key,
             io.BufferedReader(_PrefixedStream(head, stream), buffer_size=1024 * 1024),
             content_type=sniffed.content_type,
-            max_bytes=max_bytes,
+            max_bytes=upload.max_bytes,
         )
     except ObjectTooLarge as exc:
-        raise UploadTooLarge(f"{filename!r} is larger than the limit of {max_bytes} bytes") from exc
-    written.append(key)
-
-    if repo.source_with_sha(job.id, stored.sha256) is not None:
-        # Identical bytes are stored once per job.
+        raise UploadTooLarge(
+            f"{filename!r} is larger than the limit of {upload.max_bytes} bytes"
+        ) from exc
+    upload.written.append(key)
+    if any(s.sha256 == stored.sha256 for s in upload.sources):
         store.delete(key)
-        written.remove(key)
-        return None
-    source = SourceMediaRow(
-        id=source_id,
-        job_id=job.id,
-        seq=seq,
-        filename=filename,
-        object_key=key,
-        sha256=stored.sha256,
-        size_bytes=stored.size,
-        media_type=sniffed.media_type,
-        content_type=sniffed.content_type,
+        upload.written.remove(key)
+        return
+    upload.sources.append(
+        SourceMediaRow(
+            id=source_id,
+            job_id=upload.job_id,
+            seq=len(upload.sources),
+            filename=filename,
+            object_key=key,
+            sha256=stored.sha256,
+            size_bytes=stored.size,
+            media_type=sniffed.media_type,
+            content_type=sniffed.content_type,
+        )
     )
-    repo.add_source(source)
-    return source
+
+
+def _record_job(uow: UnitOfWork, store: ObjectStore, upload: _Upload) -> str:
+    """One short transaction: the job, its sources and its first pipeline step."""
+    try:
+        with uow:
+            _new_job(uow, upload.job_id, upload.client_id, upload.spec)
+            for source in upload.sources:
+                uow.jobs.add_source(source)
+            uow.commit()
+    except BaseException:
+        upload.delete_written(store)
+        raise
+    return upload.job_id
 
 
 def submit_job(
-    session: Session,
+    uow: UnitOfWork,
     store: ObjectStore,
     *,
     client_id: str,
@@ -190,45 +189,27 @@ def submit_job(
     files: Sequence[IncomingFile],
     max_upload_bytes: int,
     max_files: int,
-    enqueue_split: EnqueueSplit,
-) -> JobRow:
-    """Create a job from uploaded files. On any bad file nothing is kept and the error says why."""
+) -> str:
+    """Create a job from uploaded files; returns its id. The files are streamed to the store
+    before any transaction opens; on any bad file nothing is kept and the error says why."""
     if not files:
         raise InvalidUpload("a job needs at least one file")
     if len(files) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(files)}")
     _check_deadline(spec)
     _check_gold_names(spec, [f.filename for f in files])
-    repo = JobRepository(session)
-    job = _new_job(repo, client_id, spec)
-    written: list[str] = []
+    upload = _Upload(client_id, str(uuid.uuid4()), spec, max_upload_bytes)
     try:
-        seq = 0
         for incoming in files:
-            if _store_source(
-                repo,
-                store,
-                job,
-                spec,
-                seq,
-                incoming.filename,
-                incoming.stream,
-                max_upload_bytes,
-                written,
-            ):
-                seq += 1
-        session.commit()
+            _store_source(store, upload, incoming.filename, incoming.stream)
     except BaseException:
-        session.rollback()
-        for key in written:
-            store.delete(key)
+        upload.delete_written(store)
         raise
-    _enqueue_or_leave_for_requeue(enqueue_split, job.id)
-    return job
+    return _record_job(uow, store, upload)
 
 
 def submit_job_from_objects(
-    session: Session,
+    uow: UnitOfWork,
     store: ObjectStore,
     *,
     client_id: str,
@@ -236,8 +217,7 @@ def submit_job_from_objects(
     refs: Sequence[SourceRef],
     max_upload_bytes: int,
     max_files: int,
-    enqueue_split: EnqueueSplit,
-) -> JobRow:
+) -> str:
     """Create a job from objects the client already put in the store under its own prefix."""
     if len(refs) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(refs)}")
@@ -255,28 +235,14 @@ def submit_job_from_objects(
             raise UploadTooLarge(
                 f"{ref.key!r} is larger than the limit of {max_upload_bytes} bytes"
             )
-    repo = JobRepository(session)
-    job = _new_job(repo, client_id, spec)
-    written: list[str] = []
+    upload = _Upload(client_id, str(uuid.uuid4()), spec, max_upload_bytes)
     try:
-        seq = 0
         for ref in refs:
             name = ref.filename or ref.key.rsplit("/", 1)[-1]
             # Copied into the job's namespace: the job keeps its media whatever the upload does.
             with store.open_stream(ref.key) as stream:
-                if _store_source(
-                    repo, store, job, spec, seq, name, stream, max_upload_bytes, written
-                ):
-                    seq += 1
-        session.commit()
+                _store_source(store, upload, name, stream)
     except BaseException:
-        session.rollback()
-        for key in written:
-            store.delete(key)
+        upload.delete_written(store)
         raise
-    _enqueue_or_leave_for_requeue(enqueue_split, job.id)
-    return job
-
-
-def job_kind(job: JobRow) -> JobKind:
-    return JobKind(job.kind)
+    return _record_job(uow, store, upload)

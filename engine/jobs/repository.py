@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.db.models import JobRow, JobStageEventRow, SourceMediaRow, TaskRow
@@ -48,13 +47,6 @@ class JobRepository:
             or 0
         )
 
-    def ids_in_stage_since(self, stage: str, updated_before: datetime) -> list[str]:
-        return list(
-            self.session.scalars(
-                select(JobRow.id).where(JobRow.stage == stage, JobRow.updated_at < updated_before)
-            )
-        )
-
     def in_stage(self, stage: str) -> Sequence[JobRow]:
         return self.session.scalars(select(JobRow).where(JobRow.stage == stage)).all()
 
@@ -85,6 +77,9 @@ class JobRepository:
             .order_by(SourceMediaRow.seq)
         ).all()
 
+    def get_source(self, source_id: str, *, for_update: bool = False) -> SourceMediaRow | None:
+        return self.session.get(SourceMediaRow, source_id, with_for_update=for_update)
+
     def source_with_sha(self, job_id: str, sha256: str) -> SourceMediaRow | None:
         return self.session.scalar(
             select(SourceMediaRow).where(
@@ -99,9 +94,6 @@ class JobRepository:
     def add_tasks(self, tasks: Sequence[TaskRow]) -> None:
         self.session.add_all(tasks)
         self.session.flush()
-
-    def delete_tasks_of_source(self, source_id: str) -> None:
-        self.session.execute(delete(TaskRow).where(TaskRow.source_id == source_id))
 
     def task_counts(self, job_id: str) -> dict[str, int]:
         rows = self.session.execute(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from engine.db.models import JobRow, SourceMediaRow, TaskRow
-from engine.domain.job_stage import JobKind, JobStage, check_transition, needs_drafts
+from engine.domain.job_stage import JobStage, check_transition
 from engine.jobs.errors import JobNotFound
 from engine.jobs.repository import JobRepository
+from engine.pipeline.outbox import route_stage_entered
+from engine.unit_of_work import UnitOfWork
 from schemas.jobs import (
     JobDetail,
     JobPage,
@@ -58,8 +58,8 @@ def _owned_job(repo: JobRepository, client_id: str, job_id: str) -> JobRow:
     return job
 
 
-def get_job_detail(session: Session, client_id: str, job_id: str) -> JobDetail:
-    repo = JobRepository(session)
+def get_job_detail(uow: UnitOfWork, client_id: str, job_id: str) -> JobDetail:
+    repo = uow.jobs
     job = _owned_job(repo, client_id, job_id)
     counts = repo.task_counts(job.id)
     summary = _summary(job)
@@ -75,8 +75,8 @@ def get_job_detail(session: Session, client_id: str, job_id: str) -> JobDetail:
     )
 
 
-def list_jobs(session: Session, client_id: str, limit: int, offset: int) -> JobPage:
-    repo = JobRepository(session)
+def list_jobs(uow: UnitOfWork, client_id: str, limit: int, offset: int) -> JobPage:
+    repo = uow.jobs
     return JobPage(
         items=[_summary(job) for job in repo.page_for_client(client_id, limit, offset)],
         total=repo.count_for_client(client_id),
@@ -107,14 +107,14 @@ def _task_view(task: TaskRow, source: SourceMediaRow, media_url: MediaUrl | None
 
 
 def list_tasks(
-    session: Session,
+    uow: UnitOfWork,
     client_id: str,
     job_id: str,
     limit: int,
     offset: int,
     media_url: MediaUrl | None = None,
 ) -> TaskPage:
-    repo = JobRepository(session)
+    repo = uow.jobs
     job = _owned_job(repo, client_id, job_id)
     rows = repo.tasks_page(job.id, limit, offset)
     return TaskPage(
@@ -125,16 +125,14 @@ def list_tasks(
     )
 
 
-def job_needs_drafts(sessions: sessionmaker[Session], job_id: str) -> bool:
-    with sessions() as session:
-        job = JobRepository(session).get(job_id)
-        return job is not None and needs_drafts(JobKind(job.kind))
-
-
-def move_job_to(session: Session, job: JobRow, stage: JobStage, detail: str | None = None) -> None:
-    """Record a stage transition with its timestamp; refuses transitions the pipeline forbids."""
-    check_transition(JobStage(job.stage), stage)
+def move_job_to(uow: UnitOfWork, job: JobRow, stage: JobStage, detail: str | None = None) -> None:
+    """Record a stage transition with its timestamp and, in the same transaction, the next
+    pipeline step the routing table names for it; refuses transitions the pipeline forbids."""
+    current = JobStage(job.stage)
+    check_transition(current, stage)
     job.stage = stage.value
     if stage is JobStage.FAILED:
         job.failure_reason = detail
-    JobRepository(session).add_stage_event(job.id, stage.value, detail)
+    uow.jobs.add_stage_event(job.id, stage.value, detail)
+    if stage is not current:  # X -> X is a redelivered task picking the job up again
+        route_stage_entered(uow, job, stage)

@@ -220,6 +220,8 @@ def _declared_seconds(stream: av.AudioStream, path: Path, container_format: str)
     if container_format == "wav":
         # FFmpeg clamps a WAV's length to the bytes present, so read the data chunk size itself.
         return _wav_declared_seconds(path)
+    if container_format == "aac":
+        return None  # ADTS has no length field: FFmpeg only estimates one from early bitrate
     if stream.duration is None or stream.time_base is None:
         return None  # e.g. MP3 without a Xing/Info header: FFmpeg only estimates from bitrate
     return float(stream.duration * stream.time_base)

@@ -102,8 +102,8 @@ def merge_boxes(
             for f in consensus.boxes
         ]
         agreement = (
-            sum(b["agreement"] for b in boxes) / len(boxes)
-            if boxes
+            sum(round(f.support, 4) for f in consensus.boxes) / len(consensus.boxes)
+            if consensus.boxes
             else 1.0
             - sum(1 for w in consensus.extra.values() if w)
             / max(1, len(participants.get(task_id, ())))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from engine.db.models import (
@@ -18,15 +17,14 @@ from engine.db.models import (
     TaskRow,
 )
 from engine.domain.job_stage import JobStage
+from engine.domain.lease_rules import UNANSWERED_ANSWER_SLOT
+from engine.domain.result_states import ResultStatus
+from engine.domain.work_states import SlotPurpose
+from engine.work.slot_sql import slot_condition
 
 
 def _open_answer_slots(job_id):  # type: ignore[no-untyped-def]
-    return exists().where(
-        AssignmentRow.job_id == job_id,
-        AssignmentRow.purpose == "answer",
-        AssignmentRow.state != "answered",
-        AssignmentRow.replica.is_not(None),
-    )
+    return exists().where(AssignmentRow.job_id == job_id, slot_condition(UNANSWERED_ANSWER_SLOT))
 
 
 # Checked after every answer, so built once. EXISTS stops at the first unanswered slot
@@ -75,6 +73,9 @@ class QualityRepository:
     def put_score(self, row: AnswerScoreRow) -> None:
         self.session.merge(row)
 
+    def answer(self, answer_id: int) -> AnswerRow | None:
+        return self.session.get(AnswerRow, answer_id)
+
     def result(self, task_id: str, *, for_update: bool = False) -> TaskResultRow | None:
         stmt = select(TaskResultRow).where(TaskResultRow.task_id == task_id)
         if for_update:
@@ -94,7 +95,8 @@ class QualityRepository:
         return int(
             self.session.scalar(
                 select(func.count()).where(
-                    TaskResultRow.job_id == job_id, TaskResultRow.status == "in_review"
+                    TaskResultRow.job_id == job_id,
+                    TaskResultRow.status == ResultStatus.IN_REVIEW.value,
                 )
             )
             or 0
@@ -103,51 +105,32 @@ class QualityRepository:
     def add_review_slot(self, job_id: str, task_id: str) -> None:
         have = self.session.scalar(
             select(AssignmentRow.id).where(
-                AssignmentRow.task_id == task_id, AssignmentRow.purpose == "review"
+                AssignmentRow.task_id == task_id,
+                AssignmentRow.purpose == SlotPurpose.REVIEW.value,
             )
         )
         if have is None:
             self.session.add(
-                AssignmentRow(task_id=task_id, job_id=job_id, replica=-1, purpose="review")
+                AssignmentRow(
+                    task_id=task_id, job_id=job_id, replica=-1, purpose=SlotPurpose.REVIEW.value
+                )
             )
-
-    def find_review_slot(
-        self, reviewer_id: str, now: datetime, job_id: str | None
-    ) -> AssignmentRow | None:
-        stmt = (
-            select(AssignmentRow)
-            .join(JobRow, JobRow.id == AssignmentRow.job_id)
-            .where(
-                JobRow.stage == JobStage.REVIEWING.value,
-                AssignmentRow.purpose == "review",
-                or_(
-                    AssignmentRow.state == "open",
-                    and_(AssignmentRow.state == "leased", AssignmentRow.expires_at <= now),
-                ),
-                # Nobody reviews a task they answered.
-                ~exists().where(
-                    AnswerRow.task_id == AssignmentRow.task_id, AnswerRow.worker_id == reviewer_id
-                ),
-            )
-            .order_by(JobRow.created_at, AssignmentRow.id)
-            .limit(1)
-            .with_for_update(of=AssignmentRow, skip_locked=True)
-        )
-        if job_id is not None:
-            stmt = stmt.where(AssignmentRow.job_id == job_id)
-        return self.session.scalar(stmt)
 
     def review_slot_of(self, task_id: str) -> AssignmentRow | None:
         return self.session.scalar(
             select(AssignmentRow)
-            .where(AssignmentRow.task_id == task_id, AssignmentRow.purpose == "review")
+            .where(
+                AssignmentRow.task_id == task_id,
+                AssignmentRow.purpose == SlotPurpose.REVIEW.value,
+            )
             .with_for_update()
         )
 
     def results_in_review(self, job_id: str) -> Sequence[TaskResultRow]:
         return self.session.scalars(
             select(TaskResultRow).where(
-                TaskResultRow.job_id == job_id, TaskResultRow.status == "in_review"
+                TaskResultRow.job_id == job_id,
+                TaskResultRow.status == ResultStatus.IN_REVIEW.value,
             )
         ).all()
 

@@ -1,7 +1,8 @@
 """Split a job's source media into microtasks (the ``ingest`` stage's use case).
 
 Idempotent: task ids and object keys derive from (source, seq), so a redelivered or repeated
-run rewrites the same objects and inserts no duplicate task.
+run rewrites the same objects and inserts no duplicate task. Each source is split outside any
+transaction (download, decode, upload), then its tasks are recorded in one short transaction.
 """
 
 from __future__ import annotations
@@ -9,20 +10,19 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from engine.db.models import JobRow, SourceMediaRow, TaskRow
+from engine.db.models import TaskRow
 from engine.domain.job_stage import JobStage
-from engine.jobs.repository import JobRepository
 from engine.jobs.service import move_job_to
 from engine.media.errors import MediaError
 from engine.splitting.audio_splitter import split_audio_file
 from engine.splitting.image_splitter import split_image_file
 from engine.storage.object_keys import object_key
 from engine.storage.object_store import ObjectNotFound, ObjectStore
+from engine.unit_of_work import UnitOfWork
 from schemas.jobs import JobSpec
 
 log = logging.getLogger(__name__)
@@ -42,27 +42,42 @@ def task_id_for(source_id: str, seq: int) -> str:
     return str(uuid.uuid5(TASK_ID_NAMESPACE, f"{source_id}:{seq}"))
 
 
+@dataclass(frozen=True)
+class SourceToSplit:
+    id: str
+    job_id: str
+    client_id: str
+    filename: str
+    object_key: str
+    media_type: str
+
+
+@dataclass
+class SplitOutcome:
+    tasks: list[TaskRow]
+    # Facts learnt while decoding, written onto the source row.
+    source_facts: Mapping[str, float | int | None]
+
+
 def _audio_tasks(
-    store: ObjectStore, job: JobRow, source: SourceMediaRow, spec: JobSpec, src: Path, work: Path
-) -> list[TaskRow]:
+    store: ObjectStore, source: SourceToSplit, spec: JobSpec, src: Path, work: Path
+) -> SplitOutcome:
     split = split_audio_file(
         src,
         work,
         max_segment_seconds=spec.max_segment_seconds,
         overlap_seconds=spec.segment_overlap_seconds,
     )
-    source.duration_seconds = split.info.duration_seconds
-    source.sample_rate = split.info.sample_rate
     tasks = []
     for seg in split.segments:
-        base = object_key(job.client_id, job.id, "tasks", source.id, f"{seg.seq:05d}")
+        base = object_key(source.client_id, source.job_id, "tasks", source.id, f"{seg.seq:05d}")
         flac_key, opus_key = base + ".flac", base + ".opus"
         store.put_file(flac_key, seg.flac_path, content_type="audio/flac")
         store.put_file(opus_key, seg.opus_path, content_type="audio/ogg")
         tasks.append(
             TaskRow(
                 id=task_id_for(source.id, seg.seq),
-                job_id=job.id,
+                job_id=source.job_id,
                 source_id=source.id,
                 seq=seg.seq,
                 kind="audio_segment",
@@ -74,17 +89,16 @@ def _audio_tasks(
                 hard_cut=seg.hard_cut,
             )
         )
-    return tasks
+    facts = {
+        "duration_seconds": split.info.duration_seconds,
+        "sample_rate": split.info.sample_rate,
+    }
+    return SplitOutcome(tasks, facts)
 
 
 def _image_tasks(
-    store: ObjectStore,
-    job: JobRow,
-    source: SourceMediaRow,
-    tiling: TilingSettings,
-    src: Path,
-    work: Path,
-) -> list[TaskRow]:
+    store: ObjectStore, source: SourceToSplit, tiling: TilingSettings, src: Path, work: Path
+) -> SplitOutcome:
     split = split_image_file(
         src,
         work,
@@ -93,21 +107,21 @@ def _image_tasks(
         overlap_px=tiling.overlap_px,
         max_pixels=tiling.max_pixels,
     )
-    source.width, source.height = split.info.width, split.info.height
     tiled = len(split.tiles) > 1
     tasks = []
     for tile in split.tiles:
         key = source.object_key
         if tile.path is not None:
             key = object_key(
-                job.client_id, job.id, "tasks", source.id, f"{tile.seq:05d}{tile.path.suffix}"
-            )
+                source.client_id, source.job_id, "tasks", source.id,
+                f"{tile.seq:05d}{tile.path.suffix}",
+            )  # fmt: skip
             content_type = "image/jpeg" if tile.path.suffix in {".jpg", ".jpeg"} else "image/png"
             store.put_file(key, tile.path, content_type=content_type)
         tasks.append(
             TaskRow(
                 id=task_id_for(source.id, tile.seq),
-                job_id=job.id,
+                job_id=source.job_id,
                 source_id=source.id,
                 seq=tile.seq,
                 kind="image_tile" if tiled else "image",
@@ -118,99 +132,107 @@ def _image_tasks(
                 box_h=int(tile.box.h),
             )
         )
-    return tasks
+    return SplitOutcome(tasks, {"width": split.info.width, "height": split.info.height})
+
+
+def _cut(
+    store: ObjectStore, source: SourceToSplit, spec: JobSpec, tiling: TilingSettings
+) -> SplitOutcome | str:
+    """Download, decode and cut one source, uploading its task media (no transaction open).
+    Returns the outcome, or the reason the source is unusable."""
+    with tempfile.TemporaryDirectory(prefix="kazi-split-") as tmp:
+        work = Path(tmp)
+        src = work / ("source" + Path(source.object_key).suffix)
+        try:
+            store.download_to(source.object_key, src)
+            if source.media_type == "audio":
+                return _audio_tasks(store, source, spec, src, work)
+            return _image_tasks(store, source, tiling, src, work)
+        except ObjectNotFound:
+            return f"{source.filename}: the source file was deleted from storage"
+        except MediaError as exc:
+            return f"{source.filename}: {exc.reason}"
+
+
+def _gold_problem(source: SourceToSplit, spec: JobSpec, outcome: SplitOutcome) -> str | None:
+    gold = spec.gold_answers().get(source.filename)
+    if gold is None:
+        return None
+    if len(outcome.tasks) != 1:
+        return (
+            f"{source.filename}: a gold file must make exactly one task "
+            f"(it made {len(outcome.tasks)}); use a shorter clip or a smaller image"
+        )
+    outcome.tasks[0].is_gold, outcome.tasks[0].gold_answer = True, gold
+    return None
 
 
 def _split_source(
-    sessions: sessionmaker[Session],
-    store: ObjectStore,
-    job: JobRow,
-    source_id: str,
-    spec: JobSpec,
+    uow: UnitOfWork, store: ObjectStore, source: SourceToSplit, spec: JobSpec,
     tiling: TilingSettings,
-) -> str | None:
+) -> str | None:  # fmt: skip
     """Split one source; returns the failure reason, or None when it produced tasks."""
-    with tempfile.TemporaryDirectory(prefix="kazi-split-") as tmp:
-        work = Path(tmp)
-        with sessions.begin() as session:
-            # The row lock makes a concurrent redelivery wait, then find the source done.
-            source = session.get(SourceMediaRow, source_id, with_for_update=True)
-            if source is None or source.status != "stored":
-                return source.failure_reason if source else None
-            src = work / ("source" + Path(source.object_key).suffix)
-            try:
-                store.download_to(source.object_key, src)
-                if source.media_type == "audio":
-                    tasks = _audio_tasks(store, job, source, spec, src, work)
-                else:
-                    tasks = _image_tasks(store, job, source, tiling, src, work)
-            except ObjectNotFound:
-                reason = f"{source.filename}: the source file was deleted from storage"
-            except MediaError as exc:
-                reason = f"{source.filename}: {exc.reason}"
-            else:
-                gold = spec.gold_answers().get(source.filename)
-                if gold is not None:
-                    if len(tasks) != 1:
-                        source.status = "failed"
-                        source.failure_reason = (
-                            f"{source.filename}: a gold file must make exactly one task "
-                            f"(it made {len(tasks)}); use a shorter clip or a smaller image"
-                        )
-                        return source.failure_reason
-                    tasks[0].is_gold, tasks[0].gold_answer = True, gold
-                repo = JobRepository(session)
-                existing = repo.task_seqs(source.id)
-                repo.add_tasks([t for t in tasks if t.seq not in existing])
-                source.status = "split"
-                return None
-            source.status = "failed"
-            source.failure_reason = reason
-            return reason
+    cut = _cut(store, source, spec, tiling)
+    failure = cut if isinstance(cut, str) else _gold_problem(source, spec, cut)
+    with uow:
+        # The row lock orders this with a concurrent redelivery of the same split.
+        row = uow.jobs.get_source(source.id, for_update=True)
+        if row is None or row.status != "stored":
+            return row.failure_reason if row else None
+        if failure is not None or isinstance(cut, str):
+            row.status, row.failure_reason = "failed", failure
+        else:
+            for name, value in cut.source_facts.items():
+                setattr(row, name, value)
+            existing = uow.jobs.task_seqs(source.id)
+            uow.jobs.add_tasks([t for t in cut.tasks if t.seq not in existing])
+            row.status = "split"
+        uow.commit()
+    return failure
 
 
 def split_job(
-    sessions: sessionmaker[Session], store: ObjectStore, job_id: str, tiling: TilingSettings
+    uow: UnitOfWork, store: ObjectStore, job_id: str, tiling: TilingSettings
 ) -> JobStage | None:
     """Split every stored source of a job; returns the job's resulting stage (None: no such job)."""
-    with sessions.begin() as session:
-        job = JobRepository(session).get(job_id, for_update=True)
+    with uow:
+        job = uow.jobs.get(job_id, for_update=True)
         if job is None:
             log.warning("split_job: job %s no longer exists", job_id)
             return None
-        if job.stage in (JobStage.SPLIT.value, JobStage.FAILED.value):
-            return JobStage(job.stage)
-        move_job_to(session, job, JobStage.SPLITTING)
-        session.flush()
-        session.expunge(job)
-    spec = JobSpec.model_validate(job.spec)
-
-    with sessions() as session:
+        if job.stage not in (JobStage.RECEIVED.value, JobStage.SPLITTING.value):
+            return JobStage(job.stage)  # split already (a redelivered or resent message)
+        move_job_to(uow, job, JobStage.SPLITTING)
+        spec = JobSpec.model_validate(job.spec)
         sources = [
-            (s.id, s.status, s.failure_reason) for s in JobRepository(session).sources(job_id)
-        ]
+            (SourceToSplit(s.id, job.id, job.client_id, s.filename, s.object_key, s.media_type),
+             s.status, s.failure_reason)
+            for s in uow.jobs.sources(job_id)
+        ]  # fmt: skip
+        uow.commit()
+
     failures = [reason for _, status, reason in sources if status == "failed" and reason]
-    for source_id, status, _ in sources:
+    for source, status, _ in sources:
         if status == "stored":
-            reason = _split_source(sessions, store, job, source_id, spec, tiling)
+            reason = _split_source(uow, store, source, spec, tiling)
             if reason:
                 failures.append(reason)
 
-    with sessions.begin() as session:
-        job_row = JobRepository(session).get(job_id, for_update=True)
-        assert job_row is not None
+    with uow:
+        job_row = uow.jobs.get(job_id, for_update=True)
+        if job_row is None:
+            return None
         if job_row.stage != JobStage.SPLITTING.value:
             # A concurrent run of the same job finished first.
             return JobStage(job_row.stage)
         if len(failures) == len(sources):
-            move_job_to(
-                session, job_row, JobStage.FAILED, "no usable media: " + "; ".join(failures)
-            )
+            move_job_to(uow, job_row, JobStage.FAILED, "no usable media: " + "; ".join(failures))
+            uow.commit()
             return JobStage.FAILED
         ok = len(sources) - len(failures)
-        n_tasks = JobRepository(session).count_tasks(job_id)
-        detail = f"{ok} of {len(sources)} sources split into {n_tasks} tasks"
+        detail = f"{ok} of {len(sources)} sources split into {uow.jobs.count_tasks(job_id)} tasks"
         if failures:
             detail += "; failed: " + "; ".join(failures)
-        move_job_to(session, job_row, JobStage.SPLIT, detail)
+        move_job_to(uow, job_row, JobStage.SPLIT, detail)
+        uow.commit()
         return JobStage.SPLIT

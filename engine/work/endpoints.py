@@ -1,32 +1,29 @@
 """Worker API: lease the next task, submit, release (for the mobile app and low bandwidth).
 
 These are the hottest routes of the engine. Each request does its whole unit of work (key
-check, use case, commit) in one hop to the thread pool: FastAPI runs every sync dependency in a
-thread of its own, and those hops, not the SQL, were most of a request's time under load.
+check, use case, commit) in one hop to the thread pool (``run_unit_of_work``): FastAPI runs
+every sync dependency in a thread of its own, and those hops, not the SQL, were most of a
+request's time under load.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Response
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from engine.api.deps import Ctx, DbSession
+from engine.api.deps import Ctx, UoW, run_unit_of_work
 from engine.bootstrap import EngineContext
 from engine.db.models import WorkerRow
-from engine.quality.triggers import job_ready_after_answer
+from engine.quality.triggers import after_answer
+from engine.unit_of_work import UnitOfWork
 from engine.work import service
-from engine.work.service import DistributionSettings
+from engine.work.service import DistributionSettings, Lease, LeasedTask
 from engine.workforce.service import authenticate_worker
 from schemas.work import DraftView, LeaseView, NextRequest, SubmitRequest, SubmitResponse
-from workers.dispatch import enqueue_score
 
 router = APIRouter(prefix="/v1/work", tags=["work"])
-log = logging.getLogger(__name__)
 
 
 def worker_key(authorization: Annotated[str | None, Header()] = None) -> str:
@@ -42,36 +39,22 @@ def worker_key(authorization: Annotated[str | None, Header()] = None) -> str:
 WorkerKey = Annotated[str, Depends(worker_key)]
 
 
-def _authenticated(session: Session, key: str, *, lock: bool = False) -> WorkerRow:
-    worker = authenticate_worker(session, key, lock=lock)
+def _authenticated(uow: UnitOfWork, key: str, *, lock: bool = False) -> WorkerRow:
+    worker = authenticate_worker(uow, key, lock=lock)
     if worker is None:
         raise HTTPException(401, "invalid worker key", headers={"WWW-Authenticate": "Bearer"})
     return worker
 
 
-def current_worker(session: DbSession, key: WorkerKey) -> WorkerRow:
+def current_worker(uow: UoW, key: WorkerKey) -> WorkerRow:
     """The calling worker, for the less busy worker routes (review, feedback)."""
-    return _authenticated(session, key)
+    return _authenticated(uow, key)
 
 
 Worker = Annotated[WorkerRow, Depends(current_worker)]
 
 
-def queue_scoring(job_id: str) -> None:
-    try:
-        enqueue_score(job_id)
-    except Exception:  # the job stays in labeling; the beat sweep sends it
-        log.exception("could not queue job %s for scoring", job_id)
-
-
-def score_when_complete(session: Session, job_id: str) -> None:
-    """The last answer of a job sends it to the score stage (the beat sweep covers deadlines
-    and any job this misses)."""
-    if job_ready_after_answer(session, job_id):
-        queue_scoring(job_id)
-
-
-def distribution_settings(ctx: Ctx) -> DistributionSettings:
+def distribution_settings(ctx: EngineContext) -> DistributionSettings:
     s = ctx.settings
     return DistributionSettings(float(s.lease_seconds), s.trainee_gold_ratio)
 
@@ -89,26 +72,16 @@ def _work_error(exc: service.WorkError) -> HTTPException:
 async def next_task(
     ctx: Ctx, key: WorkerKey, body: NextRequest | None = None
 ) -> LeaseView | Response:
-    return await run_in_threadpool(_lease_next, ctx, key, body or NextRequest())
-
-
-def _lease_next(ctx: EngineContext, key: str, body: NextRequest) -> LeaseView | Response:
-    with ctx.sessions() as session:
-        # The key lookup also locks the worker's row: a worker's own leases go one at a time.
-        worker = _authenticated(session, key, lock=True)
-        try:
-            lease = service.lease_next(
-                session, worker.id, distribution_settings(ctx), job_id=body.job_id,
-                locked_worker=worker,
-            )  # fmt: skip
-            if lease is None:
-                session.rollback()
-                return Response(status_code=204)
-            view = service.leased_task(session, lease)
-            session.commit()
-        except service.WorkError as exc:
-            session.rollback()
-            raise _work_error(exc) from exc
+    body = body or NextRequest()
+    try:
+        leased = await run_unit_of_work(
+            ctx, _lease_next, key, body.job_id, distribution_settings(ctx)
+        )
+    except service.WorkError as exc:
+        raise _work_error(exc) from exc
+    if leased is None:
+        return Response(status_code=204)
+    lease, view = leased
     media_key = view.lowres_media_key if body.lowres and view.lowres_media_key else view.media_key
     expiry = timedelta(seconds=max(ctx.settings.lease_seconds, 300) + 300)
     return LeaseView(
@@ -128,6 +101,15 @@ def _lease_next(ctx: EngineContext, key: str, body: NextRequest) -> LeaseView | 
     )
 
 
+def _lease_next(
+    uow: UnitOfWork, key: str, job_id: str | None, settings: DistributionSettings
+) -> tuple[Lease, LeasedTask] | None:
+    # The key lookup also locks the worker's row: a worker's own leases go one at a time.
+    worker = _authenticated(uow, key, lock=True)
+    lease = service.lease_next(uow, worker.id, settings, job_id=job_id, locked_worker=worker)
+    return (lease, service.leased_task(uow, lease)) if lease is not None else None
+
+
 @router.post(
     "/{lease_id}/submit",
     response_model=SubmitResponse,
@@ -137,51 +119,39 @@ def _lease_next(ctx: EngineContext, key: str, body: NextRequest) -> LeaseView | 
 async def submit_answer(
     ctx: Ctx, lease_id: str, body: SubmitRequest, key: WorkerKey, response: Response
 ) -> SubmitResponse:
-    result = await run_in_threadpool(_submit, ctx, key, lease_id, body)
+    try:
+        result = await run_unit_of_work(ctx, _submit, key, lease_id, body)
+    except service.WorkError as exc:
+        raise _work_error(exc) from exc
     if result.replayed:
         response.status_code = 200
     return SubmitResponse(answer_id=result.answer_id, replayed=result.replayed, late=result.late)
 
 
-def _submit(
-    ctx: EngineContext, key: str, lease_id: str, body: SubmitRequest
-) -> service.SubmitResult:
-    with ctx.sessions() as session:
-        worker = _authenticated(session, key)
-        try:
-            result = service.submit(
-                session,
-                worker.id,
-                lease_id,
-                body.answer,
-                client_answer_id=body.client_answer_id,
-                time_spent_seconds=body.time_spent_seconds,
-            )
-            # Checked before the commit, in the same transaction (no second one per answer);
-            # two last answers committing at once both miss it, and the beat sweep sends that
-            # job within a minute.
-            complete = not result.replayed and job_ready_after_answer(session, result.job_id)
-            session.commit()
-        except service.WorkError as exc:
-            session.rollback()
-            raise _work_error(exc) from exc
-    if complete:
-        queue_scoring(result.job_id)
+def _submit(uow: UnitOfWork, key: str, lease_id: str, body: SubmitRequest) -> service.SubmitResult:
+    worker = _authenticated(uow, key)
+    result = service.submit(
+        uow,
+        worker.id,
+        lease_id,
+        body.answer,
+        client_answer_id=body.client_answer_id,
+        time_spent_seconds=body.time_spent_seconds,
+    )
+    if not result.replayed:
+        # In the answer's own transaction: the last answer's commit sends the job to scoring.
+        after_answer(uow, result.job_id)
     return result
 
 
 @router.post("/{lease_id}/release", summary="Give the task back to the pool")
 async def release_lease(ctx: Ctx, lease_id: str, key: WorkerKey) -> dict[str, str]:
-    return await run_in_threadpool(_release, ctx, key, lease_id)
-
-
-def _release(ctx: EngineContext, key: str, lease_id: str) -> dict[str, str]:
-    with ctx.sessions() as session:
-        worker = _authenticated(session, key)
-        try:
-            service.release(session, worker.id, lease_id)
-            session.commit()
-        except service.WorkError as exc:
-            session.rollback()
-            raise _work_error(exc) from exc
+    try:
+        await run_unit_of_work(ctx, _release, key, lease_id)
+    except service.WorkError as exc:
+        raise _work_error(exc) from exc
     return {"status": "released"}
+
+
+def _release(uow: UnitOfWork, key: str, lease_id: str) -> None:
+    service.release(uow, _authenticated(uow, key).id, lease_id)

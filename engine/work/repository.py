@@ -1,9 +1,10 @@
-"""All SQL for answer slots, leases and answers.
+"""All SQL for answer and review slots, leases and answers.
 
 Leasing is one transaction per call: the worker's row is locked first (a worker's own calls run
 one at a time), then a free slot is claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
 concurrent workers never wait on each other's rows, and a conditional UPDATE makes the claim
-safe on SQLite too.
+safe on SQLite too. Which slot is free is the domain's rule (engine/domain/lease_rules.py),
+compiled here by engine/work/slot_sql.py: this module writes no slot state test of its own.
 """
 
 from __future__ import annotations
@@ -11,15 +12,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnClause,
+    Select,
+    Table,
+    TextClause,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from engine.db.models import AnswerRow, AssignmentRow, JobRow, LeaseRow, TaskRow
 from engine.domain.job_stage import JobStage
+from engine.domain.lease_rules import (
+    ANSWER_LEASE,
+    LEASE_RAN_OUT,
+    SLOT_IS_FREE,
+    LeaseRule,
+)
+from engine.domain.work_states import LeaseOutcome, SlotPurpose, SlotState
+from engine.work.slot_sql import candidate_condition, slot_condition
 
 
 @dataclass(frozen=True)
@@ -38,15 +61,99 @@ class TaskFacts:
     is_gold: bool
 
 
-def _free(now: datetime):  # type: ignore[no-untyped-def]
-    return or_(
-        AssignmentRow.state == "open",
-        and_(AssignmentRow.state == "leased", AssignmentRow.expires_at <= now),
+@dataclass(frozen=True)
+class ClaimedSlot:
+    slot_id: int
+    task_id: str
+    job_id: str
+    replica: int | None
+
+
+# LIMIT 1 as a literal, as the planner saw it before (a parameter would be planned blind).
+_ONE: ColumnClause[int] = literal_column("1")
+
+
+def _free_slots(rule: LeaseRule, worker: Any, now: Any) -> Select[AssignmentRow]:
+    """The rule's free slots for a worker, first one first, locked without waiting."""
+    stmt = (
+        select(AssignmentRow)
+        .join(JobRow, JobRow.id == AssignmentRow.job_id)
+        .where(candidate_condition(rule.free, worker, now))
+    )
+    if rule.oldest_job_first:
+        stmt = stmt.order_by(JobRow.created_at)
+    # The partial index on unanswered answer slots lets LIMIT 1 stop at the first free one.
+    return (
+        stmt.order_by(AssignmentRow.id)
+        .limit(_ONE)
+        .with_for_update(of=AssignmentRow, skip_locked=True)
     )
 
 
-# The worker API's statements are built once: building a SQLAlchemy statement and its cache
-# key costs more Python time per call than PostgreSQL takes to run these.
+def _claim_next_free_slot(*, one_job: bool) -> TextClause:
+    """PostgreSQL: find, lock and claim the first free answer slot (``ANSWER_LEASE``) and
+    record its lease, in one statement (one round trip on the hottest path).
+
+    Built with SQLAlchemy from the domain's rule, then rendered once to plain SQL: executing
+    the text costs less Python per call than the statement's cache lookup. The slot's ran-out
+    lease, if any, is left for the expiry sweep to close (closing it here cost ~5% per call).
+    No parameter may be named like a column of ``assignments`` or ``leases``: SQLAlchemy
+    would take it for a value to SET in the UPDATE."""
+    slots, leases = cast(Table, AssignmentRow.__table__), cast(Table, LeaseRow.__table__)
+    worker = bindparam("worker", type_=slots.c.worker_id.type)
+    now = bindparam("now", type_=slots.c.expires_at.type)
+    lease = bindparam("lease", type_=slots.c.lease_id.type)
+    expires = bindparam("expires", type_=slots.c.expires_at.type)
+    free = (
+        select(slots.c.id)
+        .join(JobRow.__table__, JobRow.__table__.c.id == slots.c.job_id)
+        .where(candidate_condition(ANSWER_LEASE.free, worker, now, slots.c, JobRow.__table__.c))
+    )
+    if one_job:
+        free = free.where(slots.c.job_id == bindparam("in_job", type_=slots.c.job_id.type))
+    free_cte = (
+        free.order_by(slots.c.id)
+        .limit(_ONE)
+        .with_for_update(of=slots, skip_locked=True)
+        .cte("free")
+    )
+    claimed = (
+        update(slots)
+        .where(slots.c.id == free_cte.c.id)
+        .values(
+            state=literal_column(f"'{SlotState.LEASED.value}'"),
+            worker_id=worker,
+            lease_id=lease,
+            expires_at=expires,
+        )  # fmt: skip
+        .returning(slots.c.id, slots.c.task_id, slots.c.job_id, slots.c.replica)
+        .cte("claimed")
+    )
+    recorded = (
+        insert(leases)
+        .from_select(
+            ["id", "assignment_id", "task_id", "worker_id", "channel", "created_at", "expires_at"],
+            select(
+                lease,
+                claimed.c.id,
+                claimed.c.task_id,
+                worker,
+                bindparam("via", type_=leases.c.channel.type),
+                now,
+                expires,
+            ),
+        )  # fmt: skip
+        .cte("recorded")
+    )
+    stmt = select(claimed.c.id, claimed.c.task_id, claimed.c.job_id, claimed.c.replica)
+    return text(str(stmt.add_cte(recorded).compile(dialect=PGDialect(paramstyle="named"))))
+
+
+_CLAIM_ANY_JOB = _claim_next_free_slot(one_job=False)
+_CLAIM_IN_JOB = _claim_next_free_slot(one_job=True)
+
+# The worker API's other statements are built once too: building a SQLAlchemy statement and its
+# cache key costs more Python time per call than PostgreSQL takes to run these.
 _TASK_FACTS = (
     select(
         TaskRow.id.label("task_id"),
@@ -98,34 +205,6 @@ _GOLD_TASK = (
     .order_by(func.random())
     .limit(1)
 )
-_CLAIM_NEXT_FREE_SLOT = text(
-    """
-    WITH free AS (
-        SELECT a.id FROM assignments a JOIN jobs j ON j.id = a.job_id
-        WHERE j.stage = 'labeling' AND a.purpose = 'answer' AND a.state <> 'answered'
-          AND a.replica IS NOT NULL
-          AND (a.state = 'open' OR (a.state = 'leased' AND a.expires_at <= :now))
-          AND (CAST(:job_id AS VARCHAR) IS NULL OR a.job_id = :job_id)
-          AND NOT EXISTS (SELECT 1 FROM answers x
-                          WHERE x.task_id = a.task_id AND x.worker_id = :worker)
-          AND NOT EXISTS (SELECT 1 FROM assignments m
-                          WHERE m.task_id = a.task_id AND m.worker_id = :worker
-                            AND m.state = 'leased' AND m.expires_at > :now)
-        ORDER BY a.id LIMIT 1 FOR UPDATE OF a SKIP LOCKED
-    ), claimed AS (
-        UPDATE assignments SET state = 'leased', worker_id = :worker,
-               lease_id = :lease, expires_at = :expires
-        FROM free WHERE assignments.id = free.id
-        RETURNING assignments.id, assignments.task_id, assignments.job_id,
-                  assignments.replica
-    ), recorded AS (
-        INSERT INTO leases (id, assignment_id, task_id, worker_id, channel, created_at,
-                            expires_at)
-        SELECT :lease, id, task_id, :worker, :channel, :now, :expires FROM claimed
-    )
-    SELECT id, task_id, job_id, replica FROM claimed
-    """
-)
 
 
 class WorkRepository:
@@ -140,7 +219,7 @@ class WorkRepository:
                 select(AssignmentRow.task_id, AssignmentRow.replica).where(
                     AssignmentRow.job_id == job_id,
                     AssignmentRow.replica.is_not(None),
-                    AssignmentRow.purpose == "answer",
+                    AssignmentRow.purpose == SlotPurpose.ANSWER.value,
                 )
             ).all()
         )
@@ -170,6 +249,9 @@ class WorkRepository:
             )
         )
 
+    def task(self, task_id: str) -> TaskRow | None:
+        return self.session.get(TaskRow, task_id)
+
     def slot(self, assignment_id: int, *, for_update: bool = False) -> AssignmentRow | None:
         stmt = select(AssignmentRow).where(AssignmentRow.id == assignment_id)
         if for_update:
@@ -182,6 +264,10 @@ class WorkRepository:
                 AssignmentRow.task_id == task_id, AssignmentRow.replica == replica
             )
         )
+
+    def refresh(self, slot: AssignmentRow) -> None:
+        """Reread a slot after a conditional UPDATE changed its row behind the session."""
+        self.session.refresh(slot)
 
     def task_facts(self, task_id: str) -> TaskFacts | None:
         row = self.session.execute(_TASK_FACTS, {"task_id": task_id}).first()
@@ -202,47 +288,33 @@ class WorkRepository:
                 LeaseRow.task_id == task_id,
                 LeaseRow.worker_id == worker_id,
                 LeaseRow.outcome.is_(None),
-                AssignmentRow.state == "leased",
+                AssignmentRow.state == SlotState.LEASED.value,
             )
             .limit(1)
         )
 
     def find_free_slot(
-        self, worker_id: str, now: datetime, job_id: str | None, task_id: str | None = None
+        self,
+        rule: LeaseRule,
+        worker_id: str,
+        now: datetime,
+        *,
+        job_id: str | None = None,
+        task_id: str | None = None,
     ) -> AssignmentRow | None:
-        """A free regular slot of an open job, on a task this worker has not answered or
-        does not hold now."""
-        mine = aliased(AssignmentRow)
-        stmt = (
-            select(AssignmentRow)
-            .join(JobRow, JobRow.id == AssignmentRow.job_id)
-            .where(
-                JobRow.stage == JobStage.LABELING.value,
-                AssignmentRow.purpose == "answer",
-                AssignmentRow.state != "answered",
-                AssignmentRow.replica.is_not(None),
-                _free(now),
-                ~exists().where(
-                    AnswerRow.task_id == AssignmentRow.task_id, AnswerRow.worker_id == worker_id
-                ),
-                ~exists().where(
-                    mine.task_id == AssignmentRow.task_id,
-                    mine.worker_id == worker_id,
-                    mine.state == "leased",
-                    mine.expires_at > now,
-                ),
-            )
-            # Slot ids grow with publishing, so id order serves older jobs first, and the
-            # partial index on unanswered slots lets LIMIT 1 stop at the first free one.
-            .order_by(AssignmentRow.id)
-            .limit(1)
-            .with_for_update(of=AssignmentRow, skip_locked=True)
-        )
+        """The first slot the rule lets this worker lease, locked (skipping locked ones)."""
+        stmt = _free_slots(rule, bindparam("worker", worker_id), bindparam("now", now))
         if job_id is not None:
             stmt = stmt.where(AssignmentRow.job_id == job_id)
         if task_id is not None:
             stmt = stmt.where(AssignmentRow.task_id == task_id)
         return self.session.scalar(stmt)
+
+    @property
+    def claims_in_one_statement(self) -> bool:
+        """PostgreSQL claims a slot and records its lease in one statement; SQLite (no SKIP
+        LOCKED, no data-modifying CTEs) finds, then claims."""
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def claim_next_free_slot(
         self,
@@ -252,15 +324,16 @@ class WorkRepository:
         now: datetime,
         expires_at: datetime,
         job_id: str | None,
-    ) -> tuple[int, str, str, int | None] | None:
-        """PostgreSQL: find, lock, claim a free slot and record its lease in one statement
-        (one round trip on the hottest path). Returns (slot id, task, job, replica)."""
-        row = self.session.execute(
-            _CLAIM_NEXT_FREE_SLOT,
-            {"now": now, "job_id": job_id, "worker": worker_id, "lease": lease_id,
-             "expires": expires_at, "channel": channel},
-        ).first()  # fmt: skip
-        return (int(row[0]), str(row[1]), str(row[2]), row[3]) if row else None
+    ) -> ClaimedSlot | None:
+        """PostgreSQL: find, lock and claim the first free answer slot (``ANSWER_LEASE``) and
+        record its lease, in one round trip (the worker API's hottest path)."""
+        params = {"now": now, "worker": worker_id, "lease": lease_id, "expires": expires_at,
+                  "via": channel}  # fmt: skip
+        if job_id is None:
+            row = self.session.execute(_CLAIM_ANY_JOB, params).first()
+        else:
+            row = self.session.execute(_CLAIM_IN_JOB, {**params, "in_job": job_id}).first()
+        return ClaimedSlot(int(row[0]), str(row[1]), str(row[2]), row[3]) if row else None
 
     def job_has_gold(self, job_id: str) -> bool:
         return bool(
@@ -287,25 +360,33 @@ class WorkRepository:
     def claim(
         self, slot_id: int, worker_id: str, lease_id: str, expires_at: datetime, now: datetime
     ) -> bool:
-        """Take a free slot; False when someone else took it first."""
+        """Take a slot if it is still free (``SLOT_IS_FREE``); False when someone took it."""
         result = self.session.execute(
             update(AssignmentRow)
-            .where(AssignmentRow.id == slot_id, _free(now))
-            .values(state="leased", worker_id=worker_id, lease_id=lease_id, expires_at=expires_at)
+            .where(AssignmentRow.id == slot_id, slot_condition(SLOT_IS_FREE, bindparam("now", now)))
+            .values(
+                state=SlotState.LEASED.value,
+                worker_id=worker_id,
+                lease_id=lease_id,
+                expires_at=expires_at,
+            )  # fmt: skip
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
-    def claim_gold(self, slot_id: int, worker_id: str, lease_id: str, expires_at: datetime) -> None:
+    def claim_own(self, slot_id: int, worker_id: str, lease_id: str, expires_at: datetime) -> None:
+        """Take a slot that is this worker's alone (a gold slot), whatever its state."""
         self.session.execute(
             update(AssignmentRow)
             .where(AssignmentRow.id == slot_id)
-            .values(state="leased", worker_id=worker_id, lease_id=lease_id, expires_at=expires_at)
+            .values(
+                state=SlotState.LEASED.value,
+                worker_id=worker_id,
+                lease_id=lease_id,
+                expires_at=expires_at,
+            )  # fmt: skip
             .execution_options(synchronize_session=False)
         )
-
-    def open_slot(self, slot: AssignmentRow) -> None:
-        slot.state, slot.worker_id, slot.lease_id, slot.expires_at = "open", None, None, None
 
     # -- leases ------------------------------------------------------------------------------
 
@@ -325,17 +406,18 @@ class WorkRepository:
         return self.session.scalar(stmt)
 
     def expire_leases(self, now: datetime) -> int:
-        """Return run-out slots to the pool and close their leases; returns how many."""
+        """Return run-out slots (``LEASE_RAN_OUT``) to the pool and close their leases;
+        returns how many slots."""
         self.session.execute(
             update(LeaseRow)
             .where(LeaseRow.outcome.is_(None), LeaseRow.expires_at <= now)
-            .values(outcome="expired", ended_at=now)
+            .values(outcome=LeaseOutcome.EXPIRED.value, ended_at=now)
             .execution_options(synchronize_session=False)
         )
         result = self.session.execute(
             update(AssignmentRow)
-            .where(AssignmentRow.state == "leased", AssignmentRow.expires_at <= now)
-            .values(state="open", worker_id=None, lease_id=None, expires_at=None)
+            .where(slot_condition(LEASE_RAN_OUT, bindparam("now", now)))
+            .values(state=SlotState.OPEN.value, worker_id=None, lease_id=None, expires_at=None)
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -347,8 +429,8 @@ class WorkRepository:
         already, or this client id or Label Studio annotation was filed), in one statement and
         without aborting the caller's transaction."""
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(AnswerRow).values(**values).on_conflict_do_nothing()
+        insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert_into(AnswerRow).values(**values).on_conflict_do_nothing()
         return self.session.scalar(stmt.returning(AnswerRow.id))
 
     def answer_by_client_id(self, worker_id: str, client_answer_id: str) -> AnswerRow | None:
@@ -376,7 +458,7 @@ class WorkRepository:
             .where(
                 AssignmentRow.job_id == job_id,
                 AssignmentRow.replica.is_not(None),
-                AssignmentRow.purpose == "answer",
+                AssignmentRow.purpose == SlotPurpose.ANSWER.value,
             )
             .group_by(AssignmentRow.state)
         ).all()

@@ -4,47 +4,53 @@ Rules: each regular task collects exactly ``overlap`` answers from distinct work
 holds at most one live lease; leases run out (default 15 minutes) and their slots go back to the
 pool, so no lock stays stuck; gold tasks are mixed in at the job's gold ratio (higher for
 trainees) and look like any other task; a submit is idempotent by the client's answer id.
+
+Every use case runs in the caller's unit of work and never commits.
 """
 
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from engine.db.models import AssignmentRow, LeaseRow, TaskRow, WorkerRow
 from engine.domain.answer_rules import AnswerError, normalize_answer
-from engine.domain.job_stage import JobKind, is_open_for_work
+from engine.domain.job_stage import JobKind, JobStage, is_open_for_work
 from engine.domain.lease_rules import (
-    SlotState,
-    SlotView,
+    ANSWER_LEASE,
+    Candidate,
+    WorkerStatus,
     WorkerTier,
     as_utc,
     gold_ratio_for,
     is_live,
     lease_expiry,
+    may_lease,
     serve_gold,
-    slot_is_free,
     submit_keeps_own_slot,
 )
-from engine.drafting.repository import DraftRepository
-from engine.jobs.repository import JobRepository
-from engine.work.repository import TaskFacts, WorkRepository
-from engine.workforce.repository import WorkerRepository
+from engine.domain.work_states import (
+    SlotPurpose,
+    SlotState,
+    StateTransitionError,
+    lease_outcome,
+    submit_refusal,
+)
+from engine.errors import KaziError
+from engine.unit_of_work import UnitOfWork
+from engine.work import leasing
+from engine.work.repository import TaskFacts
 from schemas.jobs import JobSpec
 
 
-class WorkError(Exception):
-    status_code = 400
+class WorkError(KaziError):
+    """A distribution call refused; subclasses without a code get their class name's."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status = 400
+    code = "work_refused"
 
 
 class LeaseNotFound(WorkError):
@@ -60,6 +66,10 @@ class InvalidAnswer(WorkError):
 
 
 class WorkerPaused(WorkError):
+    status_code = 403
+
+
+class NotAReviewer(WorkError):
     status_code = 403
 
 
@@ -91,30 +101,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _view(slot: AssignmentRow) -> SlotView:
-    return SlotView(SlotState(slot.state), slot.lease_id, as_utc(slot.expires_at))
-
-
 _SPECS: dict[str, JobSpec] = {}
 _GOLD: dict[str, bool] = {}
 
 
-def _has_gold(repo: WorkRepository, job_id: str) -> bool:
+def _has_gold(uow: UnitOfWork, job_id: str) -> bool:
     # Gold tasks are fixed when a job is split, before it opens for work.
     if job_id not in _GOLD:
         if len(_GOLD) > 10_000:
             _GOLD.clear()
-        _GOLD[job_id] = repo.job_has_gold(job_id)
+        _GOLD[job_id] = uow.work.job_has_gold(job_id)
     return _GOLD[job_id]
 
 
-def _spec_of(repo: WorkRepository, job_id: str) -> JobSpec:
+def spec_of(uow: UnitOfWork, job_id: str) -> JobSpec:
+    """The job's spec, parsed once per process (a job's spec never changes after intake)."""
     spec = _SPECS.get(job_id)
     if spec is None:
-        raw = repo.job_spec(job_id)
+        raw = uow.work.job_spec(job_id)
         if raw is None:
             raise LeaseNotFound(f"no job {job_id}")
-        # A job's spec never changes after intake; parse it once per process.
         if len(_SPECS) > 10_000:
             _SPECS.clear()
         spec = _SPECS[job_id] = JobSpec.model_validate(raw)
@@ -128,17 +134,20 @@ def _lease(slot: AssignmentRow, lease: LeaseRow) -> Lease:
     )  # fmt: skip
 
 
-def _worker(session: Session, worker_id: str, locked: WorkerRow | None = None) -> WorkerRow:
+def _worker(uow: UnitOfWork, worker_id: str, locked: WorkerRow | None = None) -> WorkerRow:
     if locked is not None and locked.id == worker_id:
         return locked
-    worker = WorkerRepository(session).get(worker_id, for_update=True)
+    worker = uow.workers.get(worker_id, for_update=True)
     if worker is None:
         raise LeaseNotFound("unknown worker")
     return worker
 
 
+# -- leasing ---------------------------------------------------------------------------------
+
+
 def lease_next(
-    session: Session,
+    uow: UnitOfWork,
     worker_id: str,
     settings: DistributionSettings,
     *,
@@ -149,119 +158,167 @@ def lease_next(
 ) -> Lease | None:
     """Lease the next task for a worker, or return the lease it already holds; None: no work.
 
-    The caller commits. Concurrent callers never get the same slot. ``locked_worker``: the
-    worker's row when the caller has locked it in this transaction already.
+    Concurrent callers never get the same slot. ``locked_worker``: the worker's row when the
+    caller has locked it in this unit of work already.
     """
     now = _now()
-    worker = _worker(session, worker_id, locked_worker)
-    if worker.status == "paused":
+    worker = _worker(uow, worker_id, locked_worker)
+    if worker.status == WorkerStatus.PAUSED.value:
         raise WorkerPaused(
             "your account is paused from paid tasks; finish your training tasks or ask your "
             "coordinator"
         )
-    repo = WorkRepository(session)
-    held = repo.live_lease_of(worker_id, now)
+    held = _held_lease(uow, worker_id, job_id, now)
     if held is not None:
-        slot = repo.slot(held.assignment_id)
-        if slot is not None and (job_id is None or slot.job_id == job_id):
-            return _lease(slot, held)
+        return held
     if job_id is not None:
-        job = JobRepository(session).get(job_id)
+        job = uow.jobs.get(job_id)
         if job is None:
             raise LeaseNotFound(f"no job {job_id}")
         if not is_open_for_work(job.stage):
             return None
-
-    gold = _maybe_gold(repo, worker, job_id, settings, draw)
+    gold = _maybe_gold(uow, worker, job_id, settings, draw)
     if gold is not None:
-        return _start_lease(repo, worker_id, gold, channel, now, settings, is_gold=True)
-    if session.get_bind().dialect.name == "postgresql":
-        lease_id = str(uuid.uuid4())
+        lease = leasing.take(
+            uow, gold, worker_id, channel, now, settings.lease_seconds, own_slot=True
+        )
+        assert lease is not None  # an own slot is always taken
+        return _lease(gold, lease)
+    return _lease_regular(uow, worker_id, channel, now, settings, job_id)
+
+
+def _held_lease(uow: UnitOfWork, worker_id: str, job_id: str | None, now: datetime) -> Lease | None:
+    held = uow.work.live_lease_of(worker_id, now)
+    if held is None:
+        return None
+    slot = uow.work.slot(held.assignment_id)
+    if slot is None or (job_id is not None and slot.job_id != job_id):
+        return None
+    return _lease(slot, held)
+
+
+def _lease_regular(
+    uow: UnitOfWork,
+    worker_id: str,
+    channel: str,
+    now: datetime,
+    settings: DistributionSettings,
+    job_id: str | None,
+) -> Lease | None:
+    if uow.work.claims_in_one_statement:
+        lease_id = leasing.new_lease_id()
         expires = lease_expiry(now, settings.lease_seconds)
-        claimed = repo.claim_next_free_slot(worker_id, lease_id, channel, now, expires, job_id)
+        claimed = uow.work.claim_next_free_slot(worker_id, lease_id, channel, now, expires, job_id)
         if claimed is None:
             return None
-        slot_id, task_id, slot_job, replica = claimed
-        return Lease(lease_id, slot_id, task_id, slot_job, expires, replica)
-    for _ in range(5):  # a lost race on SQLite (no SKIP LOCKED) just tries the next slot
-        slot = repo.find_free_slot(worker_id, now, job_id)
-        if slot is None:
-            return None
-        lease = _start_lease(repo, worker_id, slot, channel, now, settings, is_gold=False)
-        if lease is not None:
-            return lease
-    return None
+        return Lease(
+            lease_id, claimed.slot_id, claimed.task_id, claimed.job_id, expires, claimed.replica
+        )
+    taken = leasing.find_and_take(
+        uow, ANSWER_LEASE, worker_id, channel, now, settings.lease_seconds, job_id=job_id
+    )
+    return _lease(*taken) if taken is not None else None
 
 
 def _maybe_gold(
-    repo: WorkRepository,
+    uow: UnitOfWork,
     worker: WorkerRow,
     job_id: str | None,
     settings: DistributionSettings,
     draw: Callable[[], float],
 ) -> AssignmentRow | None:
-    if job_id is not None and not _has_gold(repo, job_id):
+    if job_id is not None and not _has_gold(uow, job_id):
         return None
-    task = repo.find_gold_task(worker.id, job_id)
+    task = uow.work.find_gold_task(worker.id, job_id)
     if task is None:
         return None
     ratio = gold_ratio_for(
-        _spec_of(repo, task.job_id).gold_ratio, WorkerTier(worker.tier), settings.trainee_gold_ratio
+        spec_of(uow, task.job_id).gold_ratio, WorkerTier(worker.tier), settings.trainee_gold_ratio
     )
     if not serve_gold(draw(), ratio):
         return None
-    slot = repo.gold_slot(task.id, worker.id)
+    return _gold_slot(uow, task, worker.id)
+
+
+def _gold_slot(uow: UnitOfWork, task: TaskRow, worker_id: str) -> AssignmentRow:
+    """Gold tasks have no shared answer slots: each worker gets a slot of its own."""
+    slot = uow.work.gold_slot(task.id, worker_id)
     if slot is None:
-        slot = AssignmentRow(task_id=task.id, job_id=task.job_id, replica=None, state="open")
-        repo.add_slot(slot)
+        slot = AssignmentRow(
+            task_id=task.id, job_id=task.job_id, replica=None, purpose=SlotPurpose.ANSWER.value,
+            state=SlotState.OPEN.value,
+        )  # fmt: skip
+        uow.work.add_slot(slot)
     return slot
 
 
-def _start_lease(
-    repo: WorkRepository,
+def lease_for_answer(
+    uow: UnitOfWork,
     worker_id: str,
-    slot: AssignmentRow,
-    channel: str,
-    now: datetime,
+    task_id: str,
+    replica: int | None,
     settings: DistributionSettings,
-    *,
-    is_gold: bool,
-) -> Lease | None:
-    lease_id = str(uuid.uuid4())
-    expires = lease_expiry(now, settings.lease_seconds)
-    if is_gold:
-        repo.claim_gold(slot.id, worker_id, lease_id, expires)
-    elif not repo.claim(slot.id, worker_id, lease_id, expires, now):
-        return None
-    if slot.lease_id and slot.lease_id != lease_id:
-        # The slot's previous lease ran out; close it so its holder's late submit is judged.
-        old = repo.lease(slot.lease_id)
-        if old is not None and old.outcome is None:
-            old.outcome, old.ended_at = "expired", now
-    lease = LeaseRow(
-        id=lease_id,
-        assignment_id=slot.id,
-        task_id=slot.task_id,
-        worker_id=worker_id,
-        channel=channel,
-        created_at=now,
-        expires_at=expires,
-    )
-    repo.add_lease(lease)
-    session = repo.session
-    session.refresh(slot)
-    return _lease(slot, lease)
+    channel: str,
+) -> Lease:
+    """The lease an answer made outside the worker API (in Label Studio) is filed under: the one
+    the worker holds on this task, else a free slot of the task (its replica first)."""
+    now = _now()
+    _worker(uow, worker_id)
+    if uow.work.answer_of(task_id, worker_id) is not None:
+        raise SubmitRefused("the worker has answered this task already")
+    held = uow.work.held_lease_on(task_id, worker_id)
+    if held is not None:
+        slot = uow.work.slot(held.assignment_id)
+        assert slot is not None
+        return _lease(slot, held)
+    task = uow.work.task(task_id)
+    if task is None:
+        raise LeaseNotFound(f"no task {task_id}")
+    if task.is_gold:
+        gold = _gold_slot(uow, task, worker_id)
+        lease = leasing.take(
+            uow, gold, worker_id, channel, now, settings.lease_seconds, own_slot=True
+        )
+        assert lease is not None
+        return _lease(gold, lease)
+    for slot in _answer_candidates(uow, task, worker_id, replica, now):
+        lease = leasing.take(uow, slot, worker_id, channel, now, settings.lease_seconds)
+        if lease is not None:
+            return _lease(slot, lease)
+    raise SubmitRefused("the task has all the answers it needs")
 
 
-def _facts(repo: WorkRepository, task_id: str) -> TaskFacts:
-    facts = repo.task_facts(task_id)
+def _answer_candidates(
+    uow: UnitOfWork, task: TaskRow, worker_id: str, replica: int | None, now: datetime
+) -> list[AssignmentRow]:
+    """The task's slot for this replica if the worker may lease it, then any free one."""
+    candidates = []
+    own = uow.work.slot_for(task.id, replica) if replica is not None else None
+    job = uow.jobs.get(task.job_id)
+    if own is not None and job is not None:
+        # The worker has no answer and no live lease on the task (checked by the caller).
+        seen = Candidate(leasing.slot_view(own), JobStage(job.stage))
+        if may_lease(ANSWER_LEASE, seen, now):
+            candidates.append(own)
+    other = uow.work.find_free_slot(ANSWER_LEASE, worker_id, now, job_id=task.job_id,
+                                    task_id=task.id)  # fmt: skip
+    if other is not None and other not in candidates:
+        candidates.append(other)
+    return candidates
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+def _facts(uow: UnitOfWork, task_id: str) -> TaskFacts:
+    facts = uow.work.task_facts(task_id)
     if facts is None:
         raise LeaseNotFound(f"no task {task_id}")
     return facts
 
 
-def _normalized(repo: WorkRepository, facts: TaskFacts, answer: Any) -> dict[str, Any]:
-    spec = _spec_of(repo, facts.job_id)
+def _normalized(uow: UnitOfWork, facts: TaskFacts, answer: Any) -> dict[str, Any]:
+    spec = spec_of(uow, facts.job_id)
     size = (facts.box_w, facts.box_h) if facts.box_w and facts.box_h else None
     try:
         return normalize_answer(JobKind(facts.job_kind), spec.labels, answer, size)
@@ -269,13 +326,13 @@ def _normalized(repo: WorkRepository, facts: TaskFacts, answer: Any) -> dict[str
         raise InvalidAnswer(str(exc)) from exc
 
 
-def check_answer(session: Session, task_id: str, answer: Any) -> dict[str, Any]:
-    repo = WorkRepository(session)
-    return _normalized(repo, _facts(repo, task_id), answer)
+def check_answer(uow: UnitOfWork, task_id: str, answer: Any) -> dict[str, Any]:
+    """The answer as the engine stores it, or InvalidAnswer."""
+    return _normalized(uow, _facts(uow, task_id), answer)
 
 
 def submit(
-    session: Session,
+    uow: UnitOfWork,
     worker_id: str,
     lease_id: str,
     answer: Any,
@@ -286,30 +343,29 @@ def submit(
     ls_annotation_id: int | None = None,
 ) -> SubmitResult:
     """Record an answer for a lease. Idempotent by ``client_answer_id``; a late submit (lease
-    run out) still counts while the task needs an answer. The caller commits."""
-    repo = WorkRepository(session)
+    run out) still counts while the task needs an answer."""
     # Lock first, then look for a replay: a resend racing its original waits on the lock and
     # then sees the original's answer (a replay) instead of a spent lease.
-    held = repo.lease_and_slot(lease_id)
+    held = uow.work.lease_and_slot(lease_id)
     if client_answer_id:
-        earlier = repo.answer_by_client_id(worker_id, client_answer_id)
+        earlier = uow.work.answer_by_client_id(worker_id, client_answer_id)
         if earlier is not None:
             return SubmitResult(earlier.id, replayed=True, late=False, job_id=earlier.job_id)
     if held is None or held[0].worker_id != worker_id:
         raise LeaseNotFound(f"no lease {lease_id} for this worker")
     lease, slot = held
-    facts = _facts(repo, lease.task_id)
-    payload = _normalized(repo, facts, answer)
-    if lease.outcome == "submitted":
-        raise SubmitRefused("this lease was submitted already; send a new client_answer_id only "
-                            "for new work")  # fmt: skip
-    if lease.outcome == "released":
-        raise SubmitRefused("this lease was released; lease the task again to answer it")
+    if slot.purpose != SlotPurpose.ANSWER.value:
+        raise SubmitRefused("this is a review lease; submit it to /v1/review/{lease}/submit")
+    facts = _facts(uow, lease.task_id)
+    payload = _normalized(uow, facts, answer)
+    refusal = submit_refusal(lease_outcome(lease.outcome))
+    if refusal is not None:
+        raise SubmitRefused(refusal)
     now = _now()
     late = not is_live(as_utc(lease.expires_at), now)
-    if not submit_keeps_own_slot(_view(slot), lease.id):
-        slot = _slot_for_late_submit(repo, worker_id, lease, slot, now)
-    answer_id = repo.add_answer(
+    if not submit_keeps_own_slot(leasing.slot_view(slot), lease.id):
+        slot = _slot_for_late_submit(uow, lease, slot, now)
+    answer_id = uow.work.add_answer(
         {
             "task_id": lease.task_id, "job_id": slot.job_id, "worker_id": worker_id,
             "assignment_id": slot.id, "lease_id": lease.id, "replica": slot.replica,
@@ -320,50 +376,50 @@ def submit(
     )  # fmt: skip
     if answer_id is None:
         raise SubmitRefused("you have answered this task already")
-    slot.state, slot.answer_id, slot.expires_at = "answered", answer_id, None
-    lease.outcome, lease.ended_at = "submitted", now
+    leasing.fill(slot, lease, now, answer_id)
     return SubmitResult(answer_id, replayed=False, late=late, job_id=slot.job_id)
 
 
 def _slot_for_late_submit(
-    repo: WorkRepository, worker_id: str, lease: LeaseRow, slot: AssignmentRow, now: datetime
+    uow: UnitOfWork, lease: LeaseRow, slot: AssignmentRow, now: datetime
 ) -> AssignmentRow:
     """The lease ran out and its slot went to someone else: file the answer on another free
     slot of the task, or refuse when the task has all its answers."""
     if slot.replica is None:  # a gold slot is the worker's own
-        repo.claim_gold(slot.id, worker_id, lease.id, now)
-    else:
-        other = repo.find_free_slot(worker_id, now, slot.job_id, task_id=slot.task_id)
-        if other is None:
-            spec = _spec_of(repo, slot.job_id)
-            raise SubmitRefused(
-                f"your lease ran out at {as_utc(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC and "
-                f"the task has all the answers it needs ({spec.overlap}); nothing was recorded"
-            )
-        if not repo.claim(other.id, worker_id, lease.id, now, now):
-            raise SubmitRefused("the task was taken while you submitted; try the next one")
-        slot = other
-    repo.session.refresh(slot)
-    return slot
+        leasing.take_for_late_submit(uow, slot, lease, now, own_slot=True)
+        return slot
+    other = uow.work.find_free_slot(
+        ANSWER_LEASE, lease.worker_id, now, job_id=slot.job_id, task_id=slot.task_id
+    )
+    if other is None:
+        spec = spec_of(uow, slot.job_id)
+        raise SubmitRefused(
+            f"your lease ran out at {as_utc(lease.expires_at):%Y-%m-%d %H:%M:%S} UTC and "
+            f"the task has all the answers it needs ({spec.overlap}); nothing was recorded"
+        )
+    if not leasing.take_for_late_submit(uow, other, lease, now, own_slot=False):
+        raise SubmitRefused("the task was taken while you submitted; try the next one")
+    return other
 
 
-def release(session: Session, worker_id: str, lease_id: str) -> None:
+def release(uow: UnitOfWork, worker_id: str, lease_id: str) -> None:
     """Give a leased task back to the pool at once. Releasing twice is harmless."""
-    repo = WorkRepository(session)
-    lease = repo.lease(lease_id, for_update=True)
+    lease = uow.work.lease(lease_id, for_update=True)
     if lease is None or lease.worker_id != worker_id:
         raise LeaseNotFound(f"no lease {lease_id} for this worker")
-    if lease.outcome == "submitted":
-        raise SubmitRefused("this lease was submitted; there is nothing to release")
-    if lease.outcome is None:
-        lease.outcome, lease.ended_at = "released", _now()
-    slot = repo.slot(lease.assignment_id, for_update=True)
-    if slot is not None and slot.state == "leased" and slot.lease_id == lease.id:
-        repo.open_slot(slot)
+    slot = uow.work.slot(lease.assignment_id, for_update=True)
+    try:
+        leasing.give_back(lease, slot, _now())
+    except StateTransitionError as exc:
+        raise SubmitRefused(str(exc)) from exc
 
 
-def expire_leases(session: Session) -> int:
-    return WorkRepository(session).expire_leases(_now())
+def expire_leases(uow: UnitOfWork) -> int:
+    """Return every run-out slot to the pool (the beat's sweep); returns how many."""
+    return uow.work.expire_leases(_now())
+
+
+# -- what the worker sees --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -380,12 +436,11 @@ class LeasedTask:
     height: int | None
 
 
-def leased_task(session: Session, lease: Lease) -> LeasedTask:
+def leased_task(uow: UnitOfWork, lease: Lease) -> LeasedTask:
     """What a worker needs to do the task: never the gold answer, never others' answers."""
-    repo = WorkRepository(session)
-    facts = _facts(repo, lease.task_id)
+    facts = _facts(uow, lease.task_id)
     draft = (
-        DraftRepository(session).latest_for_task(facts.task_id)
+        uow.drafts.latest_for_task(facts.task_id)
         if facts.job_kind == JobKind.TRANSCRIPTION.value
         else None
     )
@@ -394,7 +449,7 @@ def leased_task(session: Session, lease: Lease) -> LeasedTask:
         kind=facts.job_kind,
         media_key=facts.object_key,
         lowres_media_key=facts.lowres_object_key,
-        labels=_spec_of(repo, facts.job_id).labels,
+        labels=spec_of(uow, facts.job_id).labels,
         draft=(
             {"text": draft.text, "words": draft.words, "model_version": draft.model_version}
             if draft
@@ -405,49 +460,3 @@ def leased_task(session: Session, lease: Lease) -> LeasedTask:
         width=facts.box_w,
         height=facts.box_h,
     )
-
-
-def lease_for_answer(
-    session: Session,
-    worker_id: str,
-    task_id: str,
-    replica: int | None,
-    settings: DistributionSettings,
-    channel: str,
-) -> Lease:
-    """The lease an answer made outside the worker API (in Label Studio) is filed under: the one
-    the worker holds on this task, else a free slot of the task (its replica first)."""
-    repo = WorkRepository(session)
-    now = _now()
-    _worker(session, worker_id)
-    if repo.answer_of(task_id, worker_id) is not None:
-        raise SubmitRefused("the worker has answered this task already")
-    held = repo.held_lease_on(task_id, worker_id)
-    if held is not None:
-        slot = repo.slot(held.assignment_id)
-        assert slot is not None
-        return _lease(slot, held)
-    task = session.get(TaskRow, task_id)
-    if task is None:
-        raise LeaseNotFound(f"no task {task_id}")
-    if task.is_gold:
-        slot = repo.gold_slot(task_id, worker_id)
-        if slot is None:
-            slot = AssignmentRow(task_id=task_id, job_id=task.job_id, replica=None, state="open")
-            repo.add_slot(slot)
-        lease = _start_lease(repo, worker_id, slot, channel, now, settings, is_gold=True)
-        assert lease is not None
-        return lease
-    candidates = []
-    if replica is not None:
-        own = repo.slot_for(task_id, replica)
-        if own is not None and slot_is_free(_view(own), now):
-            candidates.append(own)
-    other = repo.find_free_slot(worker_id, now, task.job_id, task_id=task_id)
-    if other is not None:
-        candidates.append(other)
-    for slot in candidates:
-        lease = _start_lease(repo, worker_id, slot, channel, now, settings, is_gold=False)
-        if lease is not None:
-            return lease
-    raise SubmitRefused("the task has all the answers it needs")

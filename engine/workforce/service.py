@@ -10,22 +10,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
-
 from engine.db.models import WorkerRow
-from engine.domain.lease_rules import WorkerTier
-from engine.workforce.repository import WorkerRepository
+from engine.domain.lease_rules import WorkerStatus, WorkerTier
+from engine.errors import KaziError
+from engine.unit_of_work import UnitOfWork
 
 KEY_SCHEME = "kazw"
 HANDLE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
 
-class WorkerError(Exception):
-    status_code = 400
+class WorkerError(KaziError):
+    """A worker-account call refused; subclasses without a code get their class name's."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status = 400
+    code = "worker_refused"
 
 
 class WorkerExists(WorkerError):
@@ -49,7 +47,7 @@ def _hash(plaintext: str) -> str:
 
 
 def register_worker(
-    session: Session,
+    uow: UnitOfWork,
     handle: str,
     tier: str = WorkerTier.TRAINEE.value,
     demographics: dict[str, Any] | None = None,
@@ -66,7 +64,7 @@ def register_worker(
         raise WorkerError(f"tier must be one of {[t.value for t in WorkerTier]}") from None
     if demographics and not consented:
         raise WorkerError("demographics are stored only with the worker's consent")
-    repo = WorkerRepository(session)
+    repo = uow.workers
     if repo.by_handle(handle) is not None:
         raise WorkerExists(f"a worker called {handle!r} exists already")
     prefix = secrets.token_hex(6)
@@ -83,39 +81,39 @@ def register_worker(
     return RegisteredWorker(worker.id, handle, tier_value.value, key)
 
 
-def authenticate_worker(session: Session, key: str, *, lock: bool = False) -> WorkerRow | None:
+def authenticate_worker(uow: UnitOfWork, key: str, *, lock: bool = False) -> WorkerRow | None:
     """The worker a key belongs to; ``lock`` also locks its row for this transaction (what
     leasing needs anyway, so the lookup and the lock are one statement)."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_SCHEME:
         return None
-    worker = WorkerRepository(session).by_key_prefix(parts[1], for_update=lock)
+    worker = uow.workers.by_key_prefix(parts[1], for_update=lock)
     if worker is None or not hmac.compare_digest(_hash(key), worker.key_hash):
         return None
     return worker
 
 
 def link_label_studio_user(
-    session: Session, worker_id: str, ls_user_id: int, email: str, token: str
+    uow: UnitOfWork, worker_id: str, ls_user_id: int, email: str, token: str
 ) -> None:
-    worker = WorkerRepository(session).get(worker_id)
+    worker = uow.workers.get(worker_id)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}")
     worker.ls_user_id, worker.ls_email, worker.ls_token = ls_user_id, email, token
 
 
-def set_tier(session: Session, handle: str, tier: str) -> None:
-    worker = WorkerRepository(session).by_handle(handle)
+def set_tier(uow: UnitOfWork, handle: str, tier: str) -> None:
+    worker = uow.workers.by_handle(handle)
     if worker is None:
         raise WorkerNotFound(f"no worker {handle!r}")
     worker.tier = WorkerTier(tier).value
 
 
-def set_paused(session: Session, handle: str, paused: bool) -> None:
-    worker = WorkerRepository(session).by_handle(handle)
+def set_paused(uow: UnitOfWork, handle: str, paused: bool) -> None:
+    worker = uow.workers.by_handle(handle)
     if worker is None:
         raise WorkerNotFound(f"no worker {handle!r}")
-    worker.status = "paused" if paused else "active"
+    worker.status = (WorkerStatus.PAUSED if paused else WorkerStatus.ACTIVE).value
 
 
 class LabelStudioAccounts(Protocol):
@@ -127,14 +125,14 @@ def label_studio_email(handle: str) -> str:
 
 
 def enrol_in_label_studio(
-    session: Session, accounts: LabelStudioAccounts, worker_id: str, password: str
+    uow: UnitOfWork, accounts: LabelStudioAccounts, worker_id: str, password: str
 ) -> str:
     """Give the worker a Label Studio login (email + password) mapped to this worker; returns
     the email. The worker's Label Studio token stays on the engine side."""
-    worker = WorkerRepository(session).get(worker_id)
+    worker = uow.workers.get(worker_id)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}")
     email = label_studio_email(worker.handle)
     user_id, token = accounts.sign_up_worker(email, password)
-    link_label_studio_user(session, worker_id, user_id, email, token)
+    link_label_studio_user(uow, worker_id, user_id, email, token)
     return email

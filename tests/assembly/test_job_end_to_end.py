@@ -13,7 +13,7 @@ import webvtt
 from jiwer import process_words
 
 from engine.domain.text_normalization import normalize_text
-from tests.conftest import wait_for_stage
+from tests.conftest import manual_uow, wait_for_stage
 from tests.media_samples import SPEECH, decode_mono, png_bytes, wav_bytes
 
 RATE = 16000
@@ -53,8 +53,7 @@ def _truth_for(task: dict, spans) -> str:  # type: ignore[no-untyped-def,type-ar
 def _worker(ctx, tier="qualified"):  # type: ignore[no-untyped-def]
     from engine.workforce.service import register_worker
 
-    with ctx.sessions.begin() as session:
-        w = register_worker(session, f"e2e-{uuid.uuid4().hex[:10]}", tier)
+    w = ctx.in_unit_of_work(register_worker, f"e2e-{uuid.uuid4().hex[:10]}", tier)
     return {"Authorization": f"Bearer {w.api_key}"}
 
 
@@ -244,11 +243,11 @@ def test_tiled_image_box_across_a_tile_border_is_one_source_box(
     # A retried assembly replaces the deliverables: no duplicates.
     from engine.assembly.service import assemble_job
     from engine.domain.job_stage import JobStage
-    from engine.jobs.repository import JobRepository
     from engine.jobs.service import move_job_to
 
-    with ctx.sessions.begin() as session:
-        move_job_to(session, JobRepository(session).get(job_id), JobStage.ASSEMBLING, "again")  # type: ignore[arg-type]
-    assert assemble_job(ctx.sessions, ctx.store, job_id) is JobStage.DELIVERED
+    with manual_uow(ctx) as uow:
+        move_job_to(uow, uow.jobs.get(job_id), JobStage.ASSEMBLING, "again")  # type: ignore[arg-type]
+        uow.commit()
+    assert assemble_job(manual_uow(ctx), ctx.store, job_id) is JobStage.DELIVERED
     again = api.get(f"/v1/jobs/{job_id}/deliverables", headers=auth).json()["items"]
     assert sorted(i["name"] for i in again) == sorted(files)

@@ -9,15 +9,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import make_client
+from tests.conftest import make_client, manual_uow
 from tests.media_samples import png_bytes
 
 
 def _worker(ctx) -> str:  # type: ignore[no-untyped-def]
     from engine.workforce.service import register_worker
 
-    with ctx.sessions.begin() as session:
-        return register_worker(session, f"p-{uuid.uuid4().hex[:10]}", "qualified").id
+    return ctx.in_unit_of_work(register_worker, f"p-{uuid.uuid4().hex[:10]}", "qualified").id
 
 
 def _answer(ctx, worker_id: str, job_id: str, label: str, limit: int) -> int:  # type: ignore[no-untyped-def]
@@ -25,12 +24,14 @@ def _answer(ctx, worker_id: str, job_id: str, label: str, limit: int) -> int:  #
 
     done = 0
     while done < limit:
-        with ctx.sessions.begin() as session:
-            lease = lease_next(session, worker_id, DistributionSettings(), job_id=job_id)
+        # Answered by hand, so no after-answer trigger runs (the sweep's case).
+        with manual_uow(ctx) as uow:
+            lease = lease_next(uow, worker_id, DistributionSettings(), job_id=job_id)
             if lease is None:
                 break
-            submit(session, worker_id, lease.lease_id, {"label": label},
+            submit(uow, worker_id, lease.lease_id, {"label": label},
                    client_answer_id=str(uuid.uuid4()), time_spent_seconds=4.0)  # fmt: skip
+            uow.commit()
         done += 1
     return done
 
@@ -39,15 +40,15 @@ def _run_to_delivery(ctx, job_id: str) -> dict:  # type: ignore[no-untyped-def,t
     from engine.assembly.service import assemble_job
     from engine.quality.service import QualitySettings, score_job
 
-    stage = score_job(
-        ctx.sessions, job_id, QualitySettings(review_threshold=0.0, review_sample_rate=0.0)
-    )
+    with manual_uow(ctx) as uow:
+        stage = score_job(
+            uow, job_id, QualitySettings(review_threshold=0.0, review_sample_rate=0.0)
+        )
+        uow.commit()
     assert stage is not None and stage.value == "assembling", stage
-    assert assemble_job(ctx.sessions, ctx.store, job_id).value == "delivered"  # type: ignore[union-attr]
-    from engine.assembly.repository import AssemblyRepository
-
-    with ctx.sessions() as session:
-        rows = {r.name: r.object_key for r in AssemblyRepository(session).deliverables(job_id)}
+    assert assemble_job(manual_uow(ctx), ctx.store, job_id).value == "delivered"  # type: ignore[union-attr]
+    with ctx.uow() as uow:
+        rows = {r.name: r.object_key for r in uow.assembly.deliverables(job_id)}
     return {name: ctx.store.get_bytes(key) for name, key in rows.items()}
 
 
@@ -56,23 +57,21 @@ def _submit(ctx, files, **spec):  # type: ignore[no-untyped-def]
     from schemas.jobs import JobSpec
 
     client_id, _ = make_client(ctx)
-    with ctx.sessions() as session:
-        job = submit_job(
-            session, ctx.store, client_id=client_id,
-            spec=JobSpec(kind="image_classification", labels=["cat", "dog"], gold_ratio=0, **spec),
-            files=[IncomingFile(n, io.BytesIO(b)) for n, b in files],
-            max_upload_bytes=10**8, max_files=10, enqueue_split=lambda _job_id: None,
-        )  # fmt: skip
-    return job.id
+    return submit_job(
+        manual_uow(ctx), ctx.store, client_id=client_id,
+        spec=JobSpec(kind="image_classification", labels=["cat", "dog"], gold_ratio=0, **spec),
+        files=[IncomingFile(n, io.BytesIO(b)) for n, b in files],
+        max_upload_bytes=10**8, max_files=10,
+    )  # fmt: skip
 
 
 def _publish(ctx, job_id: str) -> None:  # type: ignore[no-untyped-def]
     from engine.publishing.service import begin_publishing, finish_publishing
     from engine.splitting.service import split_job
 
-    assert split_job(ctx.sessions, ctx.store, job_id, ctx.tiling).value == "split"  # type: ignore[union-attr]
-    assert begin_publishing(ctx.sessions, job_id) is not None
-    finish_publishing(ctx.sessions, job_id, "worker API only")
+    assert split_job(manual_uow(ctx), ctx.store, job_id, ctx.tiling).value == "split"  # type: ignore[union-attr]
+    assert begin_publishing(manual_uow(ctx), job_id) is not None
+    finish_publishing(manual_uow(ctx), job_id, [])
 
 
 def test_the_sweep_sends_a_fully_answered_job_whose_trigger_was_missed(ctx):
@@ -81,26 +80,24 @@ def test_the_sweep_sends_a_fully_answered_job_whose_trigger_was_missed(ctx):
     files = [(f"s{i}.png", png_bytes(40 + i, 30)) for i in range(2)]
     job_id = _submit(ctx, files, overlap=1)
     _publish(ctx, job_id)
-    with ctx.sessions() as session:
-        assert not job_ready_after_answer(session, job_id)
-        assert job_id not in jobs_due_for_scoring(session)
+    with ctx.uow() as uow:
+        assert not job_ready_after_answer(uow, job_id)
+        assert job_id not in jobs_due_for_scoring(uow)
     # Answered without the API's trigger (as when two last answers commit at once).
     assert _answer(ctx, _worker(ctx), job_id, "cat", 10) == 2
-    with ctx.sessions() as session:
-        assert job_ready_after_answer(session, job_id)
-        assert job_id in jobs_due_for_scoring(session)
+    with ctx.uow() as uow:
+        assert job_ready_after_answer(uow, job_id)
+        assert job_id in jobs_due_for_scoring(uow)
     _run_to_delivery(ctx, job_id)
-    with ctx.sessions() as session:
-        assert not job_ready_after_answer(session, job_id)  # delivered, not labeling
-        assert job_id not in jobs_due_for_scoring(session)
+    with ctx.uow() as uow:
+        assert not job_ready_after_answer(uow, job_id)  # delivered, not labeling
+        assert job_id not in jobs_due_for_scoring(uow)
 
 
 def test_a_source_deleted_before_splitting_fails_alone_and_is_reported(ctx):
-    from engine.jobs.repository import JobRepository
-
     job_id = _submit(ctx, [("a.png", png_bytes(30, 30)), ("b.png", png_bytes(31, 30))], overlap=1)
-    with ctx.sessions() as session:
-        gone = next(s for s in JobRepository(session).sources(job_id) if s.filename == "b.png")
+    with ctx.uow() as uow:
+        gone = next(s for s in uow.jobs.sources(job_id) if s.filename == "b.png")
         ctx.store.delete(gone.object_key)
     _publish(ctx, job_id)
     assert _answer(ctx, _worker(ctx), job_id, "dog", 10) == 1
@@ -119,11 +116,11 @@ def test_deadline_delivers_what_is_final_and_marks_the_rest(ctx):
     _publish(ctx, job_id)
     # One worker answers two of the three images; nobody else comes.
     assert _answer(ctx, _worker(ctx), job_id, "cat", 2) == 2
-    with ctx.sessions() as session:
-        assert job_id not in jobs_due_for_scoring(session)
+    with ctx.uow() as uow:
+        assert job_id not in jobs_due_for_scoring(uow)
     time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.2)
-    with ctx.sessions() as session:
-        assert job_id in jobs_due_for_scoring(session)
+    with ctx.uow() as uow:
+        assert job_id in jobs_due_for_scoring(uow)
     out = _run_to_delivery(ctx, job_id)
     assert out["labels.csv"].decode().count(",cat") == 2
     report = json.loads(out["report.json"])

@@ -76,19 +76,22 @@ class EngineStack:
         self.worker = WorkerProcess()
         self.worker.start(extra_env=self.env)
 
+    def queue(self):  # type: ignore[no-untyped-def]
+        """The task queue of this stack's broker prefix."""
+        from engine.pipeline.task_queue import CeleryTaskQueue
+        from engine.settings import get_settings
+
+        return CeleryTaskQueue(get_settings().model_copy(update={"broker_key_prefix": self.prefix}))
+
+    def uow(self):  # type: ignore[no-untyped-def]
+        """A unit of work whose routed steps go to this stack's worker."""
+        from engine.bootstrap import get_context
+        from engine.unit_of_work import SqlAlchemyUnitOfWork
+
+        return SqlAlchemyUnitOfWork(get_context().sessions, self.queue())
+
     def send(self, task: str, job_id: str, queue: str) -> None:
-        from engine.settings import get_settings
-        from workers.celery_app import make_celery
-
-        app = make_celery(get_settings().model_copy(update={"broker_key_prefix": self.prefix}))
-        app.send_task(task, args=[job_id], queue=queue)
-
-    def enqueue_split(self, job_id: str) -> None:
-        from engine.settings import get_settings
-        from workers.celery_app import make_celery
-
-        app = make_celery(get_settings().model_copy(update={"broker_key_prefix": self.prefix}))
-        app.send_task("kazi.ingest.split_job", args=[job_id], queue="ingest")
+        self.queue().send(task, [job_id], queue)
 
     def stop(self) -> None:
         self.stop_api()

@@ -44,23 +44,21 @@ def test_trainee_answers_through_start_link_in_the_browser(
     from schemas.jobs import JobSpec
 
     admin = LabelStudioGateway(label_studio.url, label_studio.token)
-    with ctx.sessions.begin() as session:
-        worker = register_worker(session, f"br-{uuid.uuid4().hex[:8]}", "trainee")
-        email = enrol_in_label_studio(session, admin, worker.id, PASSWORD)
+    worker = ctx.in_unit_of_work(register_worker, f"br-{uuid.uuid4().hex[:8]}", "trainee")
+    email = ctx.in_unit_of_work(enrol_in_label_studio, admin, worker.id, PASSWORD)
     client_id, _ = make_client(ctx)
+    job_id = submit_job(
+        stack.uow(), ctx.store, client_id=client_id,
+        spec=JobSpec(kind="transcription", overlap=1, gold_ratio=0.0),
+        files=[IncomingFile("jfk.flac", io.BytesIO((SPEECH / "jfk.flac").read_bytes()))],
+        max_upload_bytes=10**9, max_files=10,
+    )  # fmt: skip
+    assert wait_for_stage(ctx, job_id, {"labeling", "failed"}, 300, stack.worker) == "labeling"
     with ctx.sessions() as session:
-        job = submit_job(
-            session, ctx.store, client_id=client_id,
-            spec=JobSpec(kind="transcription", overlap=1, gold_ratio=0.0),
-            files=[IncomingFile("jfk.flac", io.BytesIO((SPEECH / "jfk.flac").read_bytes()))],
-            max_upload_bytes=10**9, max_files=10, enqueue_split=stack.enqueue_split,
-        )  # fmt: skip
-    assert wait_for_stage(ctx, job.id, {"labeling", "failed"}, 300, stack.worker) == "labeling"
-    with ctx.sessions() as session:
-        draft = session.scalar(select(DraftRow).join(TaskRow).where(TaskRow.job_id == job.id))
+        draft = session.scalar(select(DraftRow).join(TaskRow).where(TaskRow.job_id == job_id))
     assert draft is not None and draft.text
 
-    link = start_link(stack.url, worker.id, ctx.settings.signing_secret) + f"&job_id={job.id}"
+    link = start_link(stack.url, worker.id, ctx.settings.signing_secret) + f"&job_id={job_id}"
     with open_page(browser) as wp:
         page, log = wp.page, wp.log
         try:
@@ -103,7 +101,7 @@ def test_trainee_answers_through_start_link_in_the_browser(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with ctx.sessions() as session:
-            answer = session.scalar(select(AnswerRow).where(AnswerRow.job_id == job.id))
+            answer = session.scalar(select(AnswerRow).where(AnswerRow.job_id == job_id))
         if answer is not None:
             break
         time.sleep(0.3)

@@ -19,8 +19,7 @@ CLIPS = {
 def _worker(ctx, tier):  # type: ignore[no-untyped-def]
     from engine.workforce.service import register_worker
 
-    with ctx.sessions.begin() as session:
-        w = register_worker(session, f"q-{uuid.uuid4().hex[:10]}", tier)
+    w = ctx.in_unit_of_work(register_worker, f"q-{uuid.uuid4().hex[:10]}", tier)
     return w.id, {"Authorization": f"Bearer {w.api_key}"}
 
 

@@ -36,8 +36,7 @@ def new_worker(ctx) -> Callable[..., tuple[str, dict[str, str]]]:  # type: ignor
     from engine.workforce.service import register_worker
 
     def make(tier: str = "qualified") -> tuple[str, dict[str, str]]:
-        with ctx.sessions.begin() as session:
-            w = register_worker(session, f"w-{uuid.uuid4().hex[:10]}", tier)
+        w = ctx.in_unit_of_work(register_worker, f"w-{uuid.uuid4().hex[:10]}", tier)
         return w.id, {"Authorization": f"Bearer {w.api_key}"}
 
     return make

@@ -153,10 +153,11 @@ def test_gold_tasks_are_mixed_in_and_look_like_others(
     gold_task = next(t["id"] for t in tasks if t["source_filename"] == "gold1.png")
     settings = DistributionSettings(trainee_gold_ratio=0.5)
     (a, a_auth), (b, _) = new_worker("trainee"), new_worker("qualified")
-    with ctx.sessions.begin() as session:
+    with ctx.uow() as uow:
         # draw 0.4: under the trainee ratio (0.5), over the job's (0.3) for a qualified worker.
-        gold = lease_next(session, a, settings, job_id=job_id, draw=lambda: 0.4)
-        regular = lease_next(session, b, settings, job_id=job_id, draw=lambda: 0.4)
+        gold = lease_next(uow, a, settings, job_id=job_id, draw=lambda: 0.4)
+        regular = lease_next(uow, b, settings, job_id=job_id, draw=lambda: 0.4)
+        uow.commit()
     assert gold is not None and gold.task_id == gold_task
     assert regular is not None and regular.task_id != gold_task
     # The API shows the gold lease like any other: no expected answer, no gold flag.
@@ -175,6 +176,6 @@ def test_gold_tasks_are_mixed_in_and_look_like_others(
     # Gold does not use the job's answer slots.
     assert gold_slots == 0
     # Once a worker answered the gold task it is never served to them again.
-    with ctx.sessions.begin() as session:
-        nxt = lease_next(session, a, settings, job_id=job_id, draw=lambda: 0.0)
+    with ctx.uow() as uow:
+        nxt = lease_next(uow, a, settings, job_id=job_id, draw=lambda: 0.0)
     assert nxt is not None and nxt.task_id != gold_task

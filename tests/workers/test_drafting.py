@@ -85,33 +85,30 @@ def _long_recording() -> bytes:
 
 def test_worker_killed_mid_batch_leaves_every_draft_exactly_once(ctx):
     from engine.jobs.intake import IncomingFile, submit_job
+    from engine.pipeline.task_queue import CeleryTaskQueue
+    from engine.unit_of_work import SqlAlchemyUnitOfWork
     from schemas.jobs import JobSpec
-    from workers.celery_app import make_celery
 
     prefix = f"kazi-kill-{uuid.uuid4().hex[:8]}:"
     settings = ctx.settings.model_copy(
         update={"broker_key_prefix": prefix, "broker_visibility_timeout": 10}
     )
-    app = make_celery(settings)
+    queue = CeleryTaskQueue(settings)
     env = {
         "KAZI_BROKER_KEY_PREFIX": prefix,
         "KAZI_BROKER_VISIBILITY_TIMEOUT": "10",
         "KAZI_ASR_BATCH_SIZE": "4",
     }
     client_id, _ = make_client(ctx)
-    with ctx.sessions() as session:
-        job = submit_job(
-            session,
-            ctx.store,
-            client_id=client_id,
-            spec=JobSpec(kind="transcription", max_segment_seconds=12),
-            files=[IncomingFile("long.wav", io.BytesIO(_long_recording()))],
-            max_upload_bytes=10**9,
-            max_files=10,
-            enqueue_split=lambda job_id: app.send_task(
-                "kazi.ingest.split_job", args=[job_id], queue="ingest"
-            ),
-        )
+    job_id = submit_job(
+        SqlAlchemyUnitOfWork(ctx.sessions, queue),
+        ctx.store,
+        client_id=client_id,
+        spec=JobSpec(kind="transcription", max_segment_seconds=12),
+        files=[IncomingFile("long.wav", io.BytesIO(_long_recording()))],
+        max_upload_bytes=10**9,
+        max_files=10,
+    )
     first = WorkerProcess()
     first.start(concurrency=1, extra_env=env)
     try:
@@ -126,19 +123,19 @@ def test_worker_killed_mid_batch_leaves_every_draft_exactly_once(ctx):
     with ctx.sessions() as session:
         from engine.jobs.repository import JobRepository
 
-        assert JobRepository(session).get(job.id).stage == "drafting"  # type: ignore[union-attr]
+        assert JobRepository(session).get(job_id).stage == "drafting"  # type: ignore[union-attr]
 
     second = WorkerProcess()
     second.start(concurrency=1, extra_env=env)
     try:
-        assert wait_for_stage(ctx, job.id, {"labeling", "failed"}, 300, second) == "labeling"
+        assert wait_for_stage(ctx, job_id, {"labeling", "failed"}, 300, second) == "labeling"
     finally:
         second.stop()
-    rows = _drafts(ctx, job.id)
+    rows = _drafts(ctx, job_id)
     from engine.jobs.repository import JobRepository
 
     with ctx.sessions() as session:
-        total = JobRepository(session).count_tasks(job.id)
+        total = JobRepository(session).count_tasks(job_id)
     assert total >= 6
     assert len(rows) == total == len({task.id for _, task in rows})
     assert all(row.text.strip() for row, _ in rows)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import wait_for_stage
+from tests.conftest import manual_uow, wait_for_stage
 from tests.media_samples import (
     HARVARD,
     decompression_bomb_png,
@@ -159,8 +159,8 @@ def test_one_corrupt_file_fails_only_that_source(api, ctx, client_auth, celery_w
 def test_splitting_twice_makes_no_duplicate_tasks(api, ctx, client_auth, celery_worker_process):
     from engine.db.models import SourceMediaRow
     from engine.jobs.repository import JobRepository
+    from engine.pipeline.routing import SPLIT_JOB
     from engine.splitting.service import split_job
-    from workers.dispatch import enqueue_split
 
     _, auth = client_auth
     job_id = _submit(api, auth, [(HARVARD.name, HARVARD.read_bytes())], {"kind": "transcription"})
@@ -168,13 +168,13 @@ def test_splitting_twice_makes_no_duplicate_tasks(api, ctx, client_auth, celery_
     first = sorted((t["id"], t["start"], t["end"]) for t in _tasks(api, auth, job_id))
 
     # A redelivered message finds the job split and does nothing.
-    enqueue_split(job_id)
+    ctx.queue.send(SPLIT_JOB.task, [job_id], SPLIT_JOB.queue)
     # Splitting the same source again (as after a crash before the source was marked) reuses ids.
     with ctx.sessions.begin() as session:
         for source in JobRepository(session).sources(job_id):
             session.get(SourceMediaRow, source.id).status = "stored"  # type: ignore[union-attr]
         job = JobRepository(session).get(job_id)
         job.stage = "splitting"  # type: ignore[union-attr]
-    split_job(ctx.sessions, ctx.store, job_id, ctx.tiling)
+    split_job(manual_uow(ctx), ctx.store, job_id, ctx.tiling)
     second = sorted((t["id"], t["start"], t["end"]) for t in _tasks(api, auth, job_id))
     assert second == first
