@@ -22,6 +22,7 @@ def holding_stage(job_id: str, token: str | None = None) -> Iterator[EngineConte
     """The task works on the job's current stage: hold its stage lease and heart-beat, so the
     stall sweep leaves it alone while it lives and resends it soon after it dies."""
     ctx = get_context()
-    interval = max(1.0, ctx.settings.stage_stall_seconds / 4)
+    # Often enough that a lease released by a sibling batch is taken back well before a stall.
+    interval = max(1.0, min(10.0, ctx.settings.stage_stall_seconds / 4))
     with stage_lease(ctx.uow, job_id, interval_seconds=interval, token=token):
         yield ctx

@@ -101,4 +101,4 @@ def _is_id(value: Any) -> TypeGuard[int]:
 
 
 def _distribution(settings: Settings) -> DistributionSettings:
-    return DistributionSettings(float(settings.lease_seconds), settings.trainee_gold_ratio)
+    return DistributionSettings.from_settings(settings)

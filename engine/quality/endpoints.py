@@ -5,20 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from engine.api.deps import Ctx, UoW
 from engine.quality import service
 from engine.quality.service import QualitySettings
 from engine.work.endpoints import Worker
-from engine.work.service import WorkError
 from schemas.work import FeedbackItem, ReviewLeaseView, ReviewNextRequest, ReviewSubmit
 
 router = APIRouter(tags=["review"])
-
-
-def _refused(exc: WorkError) -> HTTPException:
-    return HTTPException(exc.status_code, exc.message)
 
 
 @router.post(
@@ -30,13 +25,10 @@ def _refused(exc: WorkError) -> HTTPException:
 def next_review(
     ctx: Ctx, uow: UoW, worker: Worker, body: ReviewNextRequest | None = None
 ) -> ReviewLeaseView | Response:
-    try:
-        lease = service.lease_review(
-            uow, worker.id, QualitySettings.from_settings(ctx.settings),
-            (body or ReviewNextRequest()).job_id,
-        )  # fmt: skip
-    except WorkError as exc:
-        raise _refused(exc) from exc
+    lease = service.lease_review(
+        uow, worker.id, QualitySettings.from_settings(ctx.settings),
+        (body or ReviewNextRequest()).job_id,
+    )  # fmt: skip
     if lease is None:
         return Response(status_code=204)
     return ReviewLeaseView(
@@ -50,13 +42,10 @@ def next_review(
 
 @router.post("/v1/review/{lease_id}/submit", status_code=201, summary="Accept or correct")
 def submit_review(lease_id: str, body: ReviewSubmit, uow: UoW, worker: Worker) -> dict[str, object]:
-    try:
-        review_id = service.submit_review_and_check_done(
-            uow, worker.id, lease_id, body.decision, body.answer,
-            client_review_id=body.client_review_id, time_spent_seconds=body.time_spent_seconds,
-        )  # fmt: skip
-    except WorkError as exc:
-        raise _refused(exc) from exc
+    review_id = service.submit_review_and_check_done(
+        uow, worker.id, lease_id, body.decision, body.answer,
+        client_review_id=body.client_review_id, time_spent_seconds=body.time_spent_seconds,
+    )  # fmt: skip
     return {"review_id": review_id, "status": "final"}
 
 

@@ -55,12 +55,7 @@ Worker = Annotated[WorkerRow, Depends(current_worker)]
 
 
 def distribution_settings(ctx: EngineContext) -> DistributionSettings:
-    s = ctx.settings
-    return DistributionSettings(float(s.lease_seconds), s.trainee_gold_ratio)
-
-
-def _work_error(exc: service.WorkError) -> HTTPException:
-    return HTTPException(exc.status_code, exc.message)
+    return DistributionSettings.from_settings(ctx.settings)
 
 
 @router.post(
@@ -73,12 +68,7 @@ async def next_task(
     ctx: Ctx, key: WorkerKey, body: NextRequest | None = None
 ) -> LeaseView | Response:
     body = body or NextRequest()
-    try:
-        leased = await run_unit_of_work(
-            ctx, _lease_next, key, body.job_id, distribution_settings(ctx)
-        )
-    except service.WorkError as exc:
-        raise _work_error(exc) from exc
+    leased = await run_unit_of_work(ctx, _lease_next, key, body.job_id, distribution_settings(ctx))
     if leased is None:
         return Response(status_code=204)
     lease, view = leased
@@ -119,10 +109,7 @@ def _lease_next(
 async def submit_answer(
     ctx: Ctx, lease_id: str, body: SubmitRequest, key: WorkerKey, response: Response
 ) -> SubmitResponse:
-    try:
-        result = await run_unit_of_work(ctx, _submit, key, lease_id, body)
-    except service.WorkError as exc:
-        raise _work_error(exc) from exc
+    result = await run_unit_of_work(ctx, _submit, key, lease_id, body)
     if result.replayed:
         response.status_code = 200
     return SubmitResponse(answer_id=result.answer_id, replayed=result.replayed, late=result.late)
@@ -146,10 +133,7 @@ def _submit(uow: UnitOfWork, key: str, lease_id: str, body: SubmitRequest) -> se
 
 @router.post("/{lease_id}/release", summary="Give the task back to the pool")
 async def release_lease(ctx: Ctx, lease_id: str, key: WorkerKey) -> dict[str, str]:
-    try:
-        await run_unit_of_work(ctx, _release, key, lease_id)
-    except service.WorkError as exc:
-        raise _work_error(exc) from exc
+    await run_unit_of_work(ctx, _release, key, lease_id)
     return {"status": "released"}
 
 

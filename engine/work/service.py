@@ -40,6 +40,7 @@ from engine.domain.work_states import (
     submit_refusal,
 )
 from engine.errors import KaziError
+from engine.settings import Settings
 from engine.unit_of_work import UnitOfWork
 from engine.work import leasing
 from engine.work.repository import TaskFacts
@@ -77,6 +78,10 @@ class NotAReviewer(WorkError):
 class DistributionSettings:
     lease_seconds: float = 900.0
     trainee_gold_ratio: float = 0.2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DistributionSettings:
+        return cls(float(settings.lease_seconds), settings.trainee_gold_ratio)
 
 
 @dataclass(frozen=True)
