@@ -35,7 +35,7 @@ def _retry_on() -> tuple[type[BaseException], ...]:
 
 def _distribution(ctx: EngineContext) -> DistributionSettings:
     s = ctx.settings
-    return DistributionSettings(float(s.lease_seconds), s.trainee_gold_ratio)
+    return DistributionSettings.from_settings(s)
 
 
 def _label_studio(ctx: EngineContext) -> LabelStudioTarget | None:

@@ -46,8 +46,11 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="Processes; default one per core")] = None,
     loglevel: Annotated[str, typer.Option(help="Log level")] = "INFO",
     beat: Annotated[bool, typer.Option("--beat", help="Also run periodic housekeeping")] = False,
+    supervise: Annotated[
+        bool, typer.Option(help="Restart the worker when it exits on its own (broker failures)")
+    ] = True,
 ) -> None:
-    """Run a Celery worker on the given queues."""
+    """Run a Celery worker on the given queues (restarted if it dies on its own)."""
     from engine.cli.embedded_worker import worker_command
     from engine.pipeline.celery_config import ALL_QUEUES as QUEUES
 
@@ -66,7 +69,11 @@ def worker(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
     cmd = worker_command(names, concurrency or get_settings().worker_concurrency, loglevel, beat)
-    os.execv(cmd[0], cmd)
+    if not supervise:
+        os.execv(cmd[0], cmd)
+    from engine.cli.supervise import supervise as run_supervised
+
+    raise typer.Exit(run_supervised(cmd))
 
 
 @db_app.command("upgrade")

@@ -210,7 +210,7 @@ class LabelStudioGateway:
                     "import tasks",
                 )
             # Label Studio bulk-creates in request order and returns ids in that order
-            # (verified on PostgreSQL in tests/labeling/test_label_studio_gateway.py).
+            # (verified on PostgreSQL in tests/integration/labeling/test_label_studio_gateway.py).
             for i, task_id in zip(batch, created, strict=True):
                 known[kazi_ids[i]] = int(task_id)
             log.debug("imported %d tasks into project %d", len(batch), project_id)

@@ -17,7 +17,7 @@ from engine.storage.local_store import LocalObjectStore
 from engine.storage.object_keys import InvalidObjectKey, object_key
 from engine.storage.object_store import StorageError
 from engine.storage.signed_urls import verify_media_signature
-from tests.storage.conftest import SIGNING_SECRET
+from tests.integration.storage.conftest import SIGNING_SECRET
 
 KEY = object_key("c1", "j1", "in", "a.bin")
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from tests.browser import log_in_label_studio, open_page
 from tests.conftest import SPEECH, make_client, wait_for_stage
-from tests.labeling.engine_stack import EngineStack
-from tests.labeling.test_browser_audio import (
+from tests.integration.labeling.engine_stack import EngineStack
+from tests.integration.labeling.test_browser_audio import (
     SEL_AUDIO,
     SEL_REGION,
     SEL_REGION_EDIT,

@@ -19,7 +19,7 @@ from engine.media.audio import (
 )
 from engine.media.errors import MediaError
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speech"
+SPEECH = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "speech"
 LIBRI = SPEECH / "librispeech" / "1089-134686-0000.flac"  # 10.435 s, 16 kHz mono, 16-bit
 JFK = SPEECH / "jfk.flac"  # 11.0 s, 44.1 kHz stereo, 24-bit
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.labeling.engine_stack import EngineStack
+from tests.integration.labeling.engine_stack import EngineStack
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from engine.media.audio import decode_audio, encode_segment, load_audio, probe_a
 from engine.media.errors import MediaError
 from engine.media.vad import speech_spans
 from engine.splitting.audio_splitter import AudioSplit, split_audio_file
-from tests.domain.test_split_plan import assert_plan_properties
+from tests.unit.domain.test_split_plan import assert_plan_properties
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "speech"
+SPEECH = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "speech"
 HARVARD = SPEECH / "harvard-OSR_us_000_0034_8k.wav"
 LIBRI = sorted((SPEECH / "librispeech").glob("*.flac"))
 JFK = SPEECH / "jfk.flac"

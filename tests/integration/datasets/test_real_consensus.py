@@ -22,7 +22,7 @@ from engine.domain.dawid_skene import accuracy, dawid_skene
 from engine.domain.rover_vote import aggregate_texts
 from engine.domain.scoring import mean_utterance_wer
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 CROWDSPEECH = DATA / "crowdspeech"
 TRUTH_INFERENCE = DATA / "truth-inference"
 

@@ -1,5 +1,5 @@
 """Crowd drivers against a small in-process fake of the worker API (the real one is tested in
-tests/work), and the Label Studio path against a real Label Studio server.
+tests/integration/work), and the Label Studio path against a real Label Studio server.
 
 The fake keeps the worker API's contract: the real request and response models
 (``schemas.work``), a held lease handed back by ``/next``, 204 when nothing is waiting,

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select
 
-from tests.work.conftest import publish_image_job
+from tests.integration.work.conftest import publish_image_job
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from engine.storage.object_store import (
 from engine.storage.signed_urls import content_disposition
 
 if TYPE_CHECKING:
-    from tests.storage.conftest import Backend
+    from tests.integration.storage.conftest import Backend
 
 MIB = 1024 * 1024
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from tests.work.conftest import publish_image_job
+from tests.integration.work.conftest import publish_image_job
 
 
 def _next(api, auth, **body):  # type: ignore[no-untyped-def]
