@@ -619,6 +619,10 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> list[dict[str, An
         "KAZI_RESULT_BACKEND": "db+" + db_url,
         "KAZI_PUBLIC_URL": url,
         "KAZI_LABEL_STUDIO_TOKEN": "",
+        # A database URL is production mode: each secret must be 32+ bytes.
+        "KAZI_SIGNING_SECRET": f"bench-signing-{uuid.uuid4().hex}",
+        "KAZI_WEBHOOK_SECRET": f"bench-webhook-{uuid.uuid4().hex}",
+        "KAZI_DATA_KEY": f"bench-data-{uuid.uuid4().hex}",
         "KAZI_MAX_FILES_PER_JOB": str(max(1000, args.tasks)),
         "PYTHONUNBUFFERED": "1",
     }

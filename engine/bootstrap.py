@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.db.migrate import upgrade_database
 from engine.db.session import get_sessionmaker
 from engine.pipeline.task_queue import CeleryTaskQueue, TaskQueue
+from engine.secrets import resolve_secrets
 from engine.settings import Settings, get_settings
 from engine.splitting.service import TilingSettings
 from engine.storage.factory import build_object_store
 from engine.storage.object_store import ObjectStore
 from engine.unit_of_work import SqlAlchemyUnitOfWork
+from engine.workforce.token_cipher import TokenCipher
 
 T = TypeVar("T")
 
@@ -41,6 +43,11 @@ class EngineContext:
             return result
 
     @property
+    def token_cipher(self) -> TokenCipher:
+        """Seals and opens Label Studio worker tokens with the data key."""
+        return TokenCipher.from_settings(self.settings)
+
+    @property
     def tiling(self) -> TilingSettings:
         s = self.settings
         return TilingSettings(
@@ -50,6 +57,8 @@ class EngineContext:
 
 def build_context(settings: Settings, *, migrate: bool = True) -> EngineContext:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    # Nothing signs with a default: refused outside embedded mode, generated inside it.
+    settings = resolve_secrets(settings)
     url = settings.resolved_database_url()
     if migrate:
         upgrade_database(url)

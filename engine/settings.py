@@ -1,6 +1,7 @@
 """Engine settings, read from the environment (prefix ``KAZI_``) and an optional ``.env``.
 
-Defaults are the embedded ones, so a fresh clone runs with no server: SQLite under ``./var``,
+Defaults are the embedded ones, so a fresh clone runs with no server: SQLite under the per-user
+data folder (``~/.local/share/kazi``; KAZI_VAR_DIR moves it),
 a local-directory object store and a filesystem Celery broker. Production sets PostgreSQL,
 Redis and MinIO/S3 URLs (see ``configs/example.env``).
 """
@@ -17,7 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAZI_", env_file=".env", extra="ignore")
 
-    var_dir: Path = Path("var")
+    # Embedded state (SQLite, objects, broker, secrets, logs): one fixed folder per user, so
+    # every command finds it whatever the current directory.
+    var_dir: Path = Field(default_factory=lambda: default_var_dir())
 
     # Database. Empty means the embedded SQLite file under var_dir.
     database_url: str = ""
@@ -40,9 +43,21 @@ class Settings(BaseSettings):
     presign_expiry_seconds: int = 3600
 
     # Public base URL of the engine API; signed media links for the local store point here.
+    # Unset, `kazi serve`/`kazi up` derive it from the address they listen on.
     public_url: str = "http://127.0.0.1:8000"
-    # Secret for signed media URLs and webhook payloads. Set it in production.
-    signing_secret: str = "kazi-dev-signing-secret"
+    # Client callbacks go to public https addresses only (http too in embedded mode). Host names
+    # and CIDRs listed here (comma or space separated) may be private: on-premise callbacks.
+    callback_allowed_hosts: str = ""
+    # Secrets (see engine/secrets.py): 32+ random bytes each, required once a database URL, a
+    # broker URL or the S3 store is set; embedded mode generates them under var_dir/secrets.
+    # The signing secret signs media links and start links and derives each client's callback
+    # secret. Keys it replaced, comma-separated, still verify the links they signed until those
+    # expire (rotating it changes every client's callback secret: GET /v1/callback-secret).
+    signing_secret: str = ""
+    signing_secret_previous: str = ""
+    # Encrypts Label Studio worker tokens at rest; older keys still decrypt (then re-encrypt).
+    data_key: str = ""
+    data_key_previous: str = ""
 
     # Celery. Empty broker means the embedded filesystem transport under var_dir.
     broker_url: str = ""
@@ -68,7 +83,7 @@ class Settings(BaseSettings):
     # Base URL Label Studio posts webhooks to (default: public_url).
     webhook_base_url: str = ""
     # Shared secret Label Studio sends with every webhook (header X-Kazi-Webhook-Secret).
-    webhook_secret: str = "kazi-dev-webhook-secret"
+    webhook_secret: str = ""
     # How often beat pulls annotations the webhooks may have missed.
     reconcile_seconds: int = 300
     # Tasks imported per Label Studio request.
@@ -128,12 +143,35 @@ class Settings(BaseSettings):
             return self.result_backend
         return f"db+sqlite:///{(self.var_dir / 'celery-results.sqlite3').resolve()}"
 
+    def signing_keys(self) -> tuple[str, ...]:
+        """The keys a signed link may carry: the current one first, then the previous ones."""
+        previous = (k.strip() for k in self.signing_secret_previous.split(","))
+        return (self.signing_secret, *(k for k in previous if k))
+
     def webhook_url(self) -> str:
         """Where Label Studio posts annotation webhooks."""
         return (self.webhook_base_url or self.public_url).rstrip("/") + "/v1/hooks/label-studio"
 
     def broker_folder(self) -> Path:
         return (self.var_dir / "broker").resolve()
+
+
+def default_var_dir() -> Path:
+    """The per-user data folder (``~/.local/share/kazi`` on Linux) unless KAZI_VAR_DIR is set."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("kazi", appauthor=False))
+
+
+def listen_public_url(settings: Settings, host: str, port: int) -> str:
+    """The public URL of an API listening on ``host:port``: KAZI_PUBLIC_URL when it is set,
+    else that address (a wildcard bind is reached on the loopback address here)."""
+    if "public_url" in settings.model_fields_set:
+        return settings.public_url
+    reachable = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in reachable and not reachable.startswith("["):
+        reachable = f"[{reachable}]"
+    return f"http://{reachable}:{port}"
 
 
 @lru_cache

@@ -2,17 +2,59 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from engine.domain.job_stage import JobKind
+from schemas.safe_text import IdText, refuse_control_characters, refuse_nul
+
+# Bounds of a spec, the same whichever form it comes in: it is stored with the job and its
+# labels go out with every lease.
+MAX_LABELS = 200
+MAX_LABEL_CHARS = 100
+MAX_GOLD_ITEMS = 1000
+MAX_GOLD_TEXT_CHARS = 100_000  # one file's transcript
+MAX_GOLD_BOXES = 1000  # one image's boxes
+MAX_SPEC_JSON_BYTES = 1024 * 1024
+# The objects one JSON job may name (the deployment's KAZI_MAX_FILES_PER_JOB is checked too).
+MAX_SOURCES = 10_000
+
+# The length first, then the characters (a length checked after a validator would read
+# "items after validation").
+Label = Annotated[
+    str, StringConstraints(max_length=MAX_LABEL_CHARS), AfterValidator(refuse_control_characters)
+]
+GoldText = Annotated[
+    str, StringConstraints(max_length=MAX_GOLD_TEXT_CHARS), AfterValidator(refuse_nul)
+]
+Filename = Annotated[
+    str, StringConstraints(max_length=255), AfterValidator(refuse_control_characters)
+]
+
+
+def _assume_utc(value: datetime) -> datetime:
+    # Every stored time is UTC, but SQLite hands datetimes back naive.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# A time in an API answer: always with its UTC offset, whichever database it came from.
+UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
 
 
 class PayRate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     amount: Decimal = Field(ge=0, description="What a worker earns per unit")
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
@@ -20,9 +62,9 @@ class PayRate(BaseModel):
 
 
 class GoldBox(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    label: str
+    label: Label
     x: float = Field(ge=0)
     y: float = Field(ge=0)
     w: float = Field(gt=0)
@@ -34,10 +76,12 @@ class GoldItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=255)
-    text: str | None = Field(default=None, description="transcription: the exact transcript")
-    label: str | None = Field(default=None, description="image_classification: the class")
-    boxes: list[GoldBox] | None = Field(default=None, description="image_boxes, source pixels")
+    filename: IdText = Field(min_length=1, max_length=255)
+    text: GoldText | None = Field(default=None, description="transcription: the exact transcript")
+    label: Label | None = Field(default=None, description="image_classification: the class")
+    boxes: list[GoldBox] | None = Field(
+        default=None, max_length=MAX_GOLD_BOXES, description="image_boxes, source pixels"
+    )
 
     def answer(self) -> dict[str, object]:
         if self.text is not None:
@@ -50,20 +94,35 @@ class GoldItem(BaseModel):
 class JobSpec(BaseModel):
     """What the client orders. Unknown fields are refused so typos do not pass silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: JobKind
     language: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    labels: list[str] = Field(default_factory=list, description="Classes for labeling kinds")
+    labels: list[Label] = Field(
+        default_factory=list,
+        max_length=MAX_LABELS,
+        description=f"Classes for labeling kinds (at most {MAX_LABELS}, {MAX_LABEL_CHARS} "
+        "characters each)",
+    )
     overlap: int = Field(default=2, ge=1, le=15, description="Answers per task, distinct workers")
     gold_ratio: float = Field(default=0.1, ge=0.0, lt=1.0)
     max_segment_seconds: float = Field(default=30.0, gt=0.0, le=600.0)
     segment_overlap_seconds: float = Field(default=0.5, ge=0.0)
     pay_rate: PayRate | None = None
     deadline: datetime | None = None
-    callback_url: AnyHttpUrl | None = None
+    callback_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="POSTed the signed delivery notice; https, to a public address "
+        "(http too in embedded mode; private hosts only if the operator allowlisted them)",
+    )
     gold: list[GoldItem] = Field(
-        default_factory=list, description="Files of this job with known answers (gold tasks)"
+        default_factory=list,
+        max_length=MAX_GOLD_ITEMS,
+        description="Files of this job with known answers (gold tasks)",
+    )
+    deliver_images: bool = Field(
+        default=False,
+        description="Image jobs: copy the source images into the delivered dataset",
     )
 
     @field_validator("labels")
@@ -75,6 +134,14 @@ class JobSpec(BaseModel):
         if len(set(cleaned)) != len(cleaned):
             raise ValueError("labels must be unique")
         return cleaned
+
+    @field_validator("callback_url")
+    @classmethod
+    def _no_credentials_in_callback(cls, url: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        # Stored and shown with the spec; the address checks need settings and DNS (intake).
+        if url is not None and (url.username or url.password):
+            raise ValueError("callback_url must not hold a user name or password")
+        return url
 
     @field_validator("deadline")
     @classmethod
@@ -96,7 +163,12 @@ class JobSpec(BaseModel):
             raise ValueError("a transcription job takes no labels")
         if self.segment_overlap_seconds >= self.max_segment_seconds:
             raise ValueError("segment_overlap_seconds must be smaller than max_segment_seconds")
+        if self.deliver_images and self.kind is JobKind.TRANSCRIPTION:
+            raise ValueError("deliver_images is for image jobs")
         self._check_gold()
+        # Only gold can make a spec this large; labels and the rest stay far below the limit.
+        if self.gold and len(self.model_dump_json()) > MAX_SPEC_JSON_BYTES:
+            raise ValueError(f"the spec is larger than {MAX_SPEC_JSON_BYTES} bytes as JSON")
         return self
 
     def _check_gold(self) -> None:
@@ -129,20 +201,20 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(min_length=1, max_length=1024)
-    filename: str | None = Field(default=None, max_length=255)
+    key: IdText = Field(min_length=1, max_length=1024)
+    filename: Filename | None = None
 
 
 class JobFromObjects(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     spec: JobSpec
-    sources: list[SourceRef] = Field(min_length=1)
+    sources: list[SourceRef] = Field(min_length=1, max_length=MAX_SOURCES)
 
 
 class StageEvent(BaseModel):
     stage: str
-    at: datetime
+    at: UtcDatetime
     detail: str | None = None
 
 
@@ -164,8 +236,8 @@ class JobSummary(BaseModel):
     kind: JobKind
     stage: str
     failure_reason: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class JobDetail(JobSummary):
@@ -207,7 +279,7 @@ class TaskPage(BaseModel):
 class UploadUrl(BaseModel):
     key: str
     url: str
-    expires_at: datetime
+    expires_at: UtcDatetime
 
 
 class DeliverableView(BaseModel):
@@ -216,7 +288,7 @@ class DeliverableView(BaseModel):
     content_type: str
     size_bytes: int
     sha256: str
-    created_at: datetime
+    created_at: UtcDatetime
     url: str = Field(description="Presigned download link")
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from schemas.safe_text import JsonObject, ShortId
 
 
 class NextRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str | None = Field(default=None, description="Only work from this job")
-    lowres: bool = Field(default=False, description="Link the small Opus copy of audio tasks")
+    job_id: ShortId | None = Field(default=None, description="Only work from this job")
+    lowres: StrictBool = Field(
+        default=False, description="Link the small Opus copy of audio tasks (true or false)"
+    )
 
 
 class DraftView(BaseModel):
@@ -40,10 +44,11 @@ class LeaseView(BaseModel):
 class SubmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_answer_id: str = Field(
-        min_length=1, max_length=100, description="Your id for this answer; resending it is safe"
+    client_answer_id: ShortId = Field(
+        min_length=1,
+        description="Your id for this answer; resending it is safe",
     )
-    answer: dict[str, Any] = Field(
+    answer: JsonObject = Field(
         description='{"text": ...} | {"label": ...} | {"boxes": [{"label","x","y","w","h"}]}'
     )
     time_spent_seconds: float | None = Field(default=None, ge=0, le=86_400)
@@ -59,10 +64,10 @@ class SubmitResponse(BaseModel):
 class WorkerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    handle: str
-    tier: str = "trainee"
-    demographics: dict[str, Any] | None = None
-    consented: bool = False
+    handle: ShortId = Field(min_length=1)
+    tier: ShortId = "trainee"
+    demographics: JsonObject | None = None
+    consented: StrictBool = False
 
 
 class WorkerCreated(BaseModel):
@@ -75,7 +80,7 @@ class WorkerCreated(BaseModel):
 class ReviewNextRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str | None = None
+    job_id: ShortId | None = None
 
 
 class ReviewLeaseView(BaseModel):
@@ -95,9 +100,9 @@ class ReviewLeaseView(BaseModel):
 class ReviewSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_review_id: str = Field(min_length=1, max_length=100)
+    client_review_id: ShortId = Field(min_length=1)
     decision: str = Field(pattern="^(accept|correct)$")
-    answer: dict[str, Any] | None = Field(default=None, description="The correction")
+    answer: JsonObject | None = Field(default=None, description="The correction")
     time_spent_seconds: float | None = Field(default=None, ge=0, le=86_400)
 
 

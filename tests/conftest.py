@@ -42,7 +42,10 @@ os.environ.update(
         "KAZI_BROKER_URL": os.environ.get("KAZI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "KAZI_BROKER_KEY_PREFIX": f"kazi-test-{RUN_ID}:",
         "KAZI_RESULT_BACKEND": "db+" + TEST_DB_URL,
-        "KAZI_SIGNING_SECRET": f"test-secret-{RUN_ID}",
+        # Production mode (a database URL): the engine refuses secrets under 32 bytes.
+        "KAZI_SIGNING_SECRET": f"test-signing-secret-{uuid.uuid4().hex}",
+        "KAZI_WEBHOOK_SECRET": f"test-webhook-secret-{uuid.uuid4().hex}",
+        "KAZI_DATA_KEY": f"test-data-key-{uuid.uuid4().hex}",
         # Review only what the agreement threshold sends, so review counts are deterministic.
         "KAZI_REVIEW_SAMPLE_RATE": "0",
     }

@@ -44,7 +44,10 @@ def draft_job_task(job_id: str) -> int:
     many batches were queued."""
     drafter = get_drafter()
     with holding_stage(job_id) as ctx:
-        return start_drafting(ctx.uow(), job_id, drafter.model_version, max(drafter.batch_size, 4))
+        return start_drafting(
+            ctx.uow(), job_id, drafter.model_version, max(drafter.batch_size, 4),
+            speaks=drafter.speaks,
+        )  # fmt: skip
 
 
 @app.task(name="kazi.asr.draft_batch", **RETRY)

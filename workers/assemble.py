@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.assembly.callbacks import notify_client
 from engine.assembly.service import assemble_job
+from engine.net.outbound_client import OutboundClient
 from engine.storage.object_store import TransientStorageError
 from workers.celery_app import TRANSIENT_RETRY, app
 from workers.tasks import holding_stage
@@ -31,8 +32,10 @@ def assemble_job_task(job_id: str) -> str | None:
     max_retries=10,
 )
 def notify_client_task(job_id: str) -> int | None:
-    """POST the signed delivery notice; retried with backoff while the client's server fails."""
+    """POST the signed delivery notice; retried with backoff while the client's server fails.
+    A refused URL or a redirect is recorded in the job's history and not retried (returns None)."""
     from engine.bootstrap import get_context
 
     ctx = get_context()
-    return notify_client(ctx.uow(), ctx.settings.signing_secret, job_id)
+    outbound = OutboundClient.from_settings(ctx.settings)
+    return notify_client(ctx.uow(), ctx.settings.signing_secret, job_id, outbound)

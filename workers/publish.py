@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from celery import Task
 from sqlalchemy.exc import OperationalError
 
 from engine.bootstrap import EngineContext, get_context
@@ -16,6 +17,8 @@ from engine.labeling.gateway_factory import label_studio_gateway
 from engine.publishing.service import (
     LABEL_STUDIO_LINK_LIFETIME,
     LabelStudioTarget,
+    fail_publishing,
+    publish_failure_reason,
     publish_job,
     publish_review_to_label_studio,
 )
@@ -51,11 +54,25 @@ def _label_studio(ctx: EngineContext) -> LabelStudioTarget | None:
     )
 
 
-@app.task(name="kazi.publish.publish_job", autoretry_for=_retry_on(), **TRANSIENT_RETRY)
-def publish_job_task(job_id: str) -> str | None:
-    with holding_stage(job_id) as ctx:
-        stage = publish_job(ctx.uow(), job_id, _label_studio(ctx))
+@app.task(name="kazi.publish.publish_job", bind=True, autoretry_for=_retry_on(), **TRANSIENT_RETRY)
+def publish_job_task(self: Task, job_id: str) -> str | None:
+    try:
+        with holding_stage(job_id) as ctx:
+            stage = publish_job(ctx.uow(), job_id, _label_studio(ctx))
+    except _retry_on() as exc:
+        if self.request.retries < (self.max_retries or 0):
+            raise  # autoretry tries again later
+        _fail_job(job_id, exc)
+        raise
+    except Exception as exc:  # no retry mends it: the job fails with the reason, not stalls
+        _fail_job(job_id, exc)
+        raise
     return stage.value if stage else None
+
+
+def _fail_job(job_id: str, error: BaseException) -> None:
+    log.error("publishing job %s failed for good: %r", job_id, error)
+    in_unit_of_work(get_context(), fail_publishing, job_id, publish_failure_reason(error))
 
 
 @app.task(name="kazi.publish.expire_leases")

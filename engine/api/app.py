@@ -9,9 +9,12 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from engine.api.body_limit import BodySizeLimit
+from engine.api.access import declare_access
+from engine.api.body_limit import BodyLimits, BodySizeLimit
 from engine.api.errors import document_errors, install_error_handlers
 from engine.api.health import router as health_router
+from engine.api.input_guard import RefuseControlCharacters
+from engine.api.offline_docs import serve_docs_offline
 from engine.assembly.endpoints import router as delivery_router
 from engine.bootstrap import EngineContext, get_context
 from engine.jobs.endpoints import router as jobs_router
@@ -42,16 +45,21 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
         version="0.1.0",
         description="Annotation and transcription task-processing engine.",
         lifespan=lifespan,
+        # /docs is served with local assets (engine/api/offline_docs.py): it works offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = context
-    limit = app.state.ctx.settings.max_upload_bytes
-
-    app.add_middleware(BodySizeLimit, limit=limit)
+    # Each route's body limit, counted as the body arrives (engine/api/body_limit.py); the
+    # control-character check on paths and query strings runs first, outermost.
+    app.add_middleware(BodySizeLimit, limits=BodyLimits(context.settings.max_upload_bytes))
+    app.add_middleware(RefuseControlCharacters)
 
     # Every error, raised anywhere, answers with one body (engine/api/errors.py: ErrorBody).
     install_error_handlers(app)
     document_errors(app)
 
+    serve_docs_offline(app)
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(media_router)
@@ -60,4 +68,6 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
     app.include_router(ls_entry_router)
     app.include_router(review_router)
     app.include_router(delivery_router)
+    # Every route says who may call it (engine/api/access.py); an undeclared one stops here.
+    declare_access(app)
     return app

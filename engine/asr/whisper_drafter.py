@@ -185,6 +185,12 @@ class WhisperDrafter:
         )
         self._lock = threading.Lock()
 
+    def speaks(self, language: str) -> bool:
+        """Whether this model, as configured, drafts speech in ``language`` (a job's BCP 47
+        tag such as ``en`` or ``en-GB``): an English-only model speaks English only, a
+        multilingual one the language it is set to, or any when it detects the language."""
+        return model_speaks(self.model.model.is_multilingual, self.language, language)
+
     def draft_segment(self, segment: SegmentAudio) -> SegmentDraft:
         return self.draft_segments([segment])[0]
 
@@ -606,6 +612,14 @@ def _model_fingerprint(path: Path) -> str:
         fh.seek(max(0, size - (1 << 20)))
         digest.update(fh.read(1 << 20))
     return digest.hexdigest()[:12]
+
+
+def model_speaks(multilingual: bool, configured: str | None, language: str) -> bool:
+    """See WhisperDrafter.speaks; ``configured`` is the decoding language (None: detected)."""
+    base = language.strip().lower().split("-")[0]
+    if not multilingual:
+        return base == "en"
+    return configured is None or base == configured
 
 
 def _resolve_language(language: str, multilingual: bool) -> str | None:

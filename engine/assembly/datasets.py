@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import Any, cast
 
 from engine.db.models import SourceMediaRow, TaskResultRow, TaskRow
 from engine.deliverables.dataset_formats import (
+    YOLO_DATA_FILE,
     ImageResult,
     LabeledBox,
     source_boxes_from_tiles,
     to_coco,
     to_label_studio_json,
     to_yolo,
+    yolo_data_yaml,
 )
 from engine.domain.job_stage import JobKind
 from engine.domain.tiling import TileBox
@@ -62,20 +66,60 @@ def image_result(
     )
 
 
+def gold_image_result(
+    kind: JobKind, source: SourceMediaRow, answer: Mapping[str, object]
+) -> ImageResult:
+    """A gold image with its known answer (raises ValueError when it does not fit the image)."""
+    width, height = source.width or 0, source.height or 0
+    if kind is JobKind.IMAGE_CLASSIFICATION:
+        return ImageResult(source.filename, width, height, label=str(answer["label"]))
+    boxes = cast(Sequence[Mapping[str, Any]], answer.get("boxes") or [])
+    return ImageResult(
+        source.filename, width, height, boxes=tuple(LabeledBox.from_json(b) for b in boxes)
+    )
+
+
+def images_folder(kind: JobKind) -> str:
+    """Where delivered source images go: beside the YOLO label files for box jobs (the layout
+    data.yaml names), in ``images/`` otherwise."""
+    return "yolo" if kind is JobKind.IMAGE_BOXES else "images"
+
+
+def image_copies(
+    kind: JobKind, sources: Sequence[SourceMediaRow], prefix: str = ""
+) -> dict[str, tuple[str, str]]:
+    """The source images to deliver by name: (object key, content type) each."""
+    copies: dict[str, tuple[str, str]] = {}
+    for source in sources:
+        name = f"{prefix}{images_folder(kind)}/{PurePosixPath(source.filename).name}"
+        if name in copies:  # two sources called alike in different folders
+            name = f"{prefix}{images_folder(kind)}/{source.seq}-{PurePosixPath(name).name}"
+        copies[name] = (source.object_key, source.content_type)
+    return copies
+
+
 def dataset_files(
-    kind: JobKind, images: Sequence[ImageResult], labels: Sequence[str]
+    kind: JobKind, images: Sequence[ImageResult], labels: Sequence[str], prefix: str = ""
 ) -> dict[str, tuple[bytes, str]]:
+    """The dataset files by name (each under ``prefix``, e.g. ``gold/``)."""
     files: dict[str, tuple[bytes, str]] = {
-        "dataset.coco.json": (json.dumps(to_coco(images, labels)).encode(), "application/json"),
-        "dataset.label-studio.json": (
+        f"{prefix}dataset.coco.json": (
+            json.dumps(to_coco(images, labels)).encode(),
+            "application/json",
+        ),
+        f"{prefix}dataset.label-studio.json": (
             json.dumps(to_label_studio_json(images, kind, labels)).encode(),
             "application/json",
         ),
     }
     if kind is JobKind.IMAGE_BOXES:
         for name, text in to_yolo(images, labels).items():
-            files[f"yolo/{name}"] = (text.encode(), "text/plain; charset=utf-8")
+            files[f"{prefix}yolo/{name}"] = (text.encode(), "text/plain; charset=utf-8")
+        files[f"{prefix}yolo/{YOLO_DATA_FILE}"] = (
+            yolo_data_yaml(labels).encode(),
+            "application/yaml",
+        )
     else:
         lines = "".join(f"{i.filename},{i.label}\n" for i in images)
-        files["labels.csv"] = (("filename,label\n" + lines).encode(), "text/csv")
+        files[f"{prefix}labels.csv"] = (("filename,label\n" + lines).encode(), "text/csv")
     return files

@@ -44,6 +44,8 @@ def assemble_transcript(
 ) -> TranscriptFiles:
     segments: list[SegmentDraft] = []
     gaps: list[dict[str, Any]] = []
+    # Stitching keeps the word objects, so each one's agreement is found again by identity.
+    agreement_of: dict[int, float] = {}
     for task in tasks:
         start, end = task.start_seconds or 0.0, task.end_seconds or 0.0
         result = results.get(task.id)
@@ -56,9 +58,19 @@ def assemble_transcript(
             continue
         draft = drafts.get(task.id)
         draft_words = [DraftWord.from_json(w) for w in draft.words] if draft else []
+        agreements = _agreements(result)
         words = time_final_text(
-            str(result.final.get("text", "")), draft_words, start, end, _agreements(result)
+            str(result.final.get("text", "")),
+            draft_words,
+            start,
+            end,
+            agreements,
+            answers=result.answers or 1,
         )
+        if agreements is not None:
+            agreement_of.update(
+                (id(word), agreement) for word, agreement in zip(words, agreements, strict=False)
+            )
         segments.append(
             SegmentDraft(
                 task.id,
@@ -73,7 +85,9 @@ def assemble_transcript(
         )
     stitched = stitch_drafts(segments)
     timed = [
-        TranscriptWord(w.word, w.source_start, w.source_end, None, round(w.probability, 4))
+        TranscriptWord(
+            w.word, w.source_start, w.source_end, round(w.probability, 4), agreement_of.get(id(w))
+        )
         for w in stitched.words
     ]
     duration = source.duration_seconds or (timed[-1].end if timed else 0.0)

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import CliFailure, ExitCode, app, examples
 
 
-@app.command()
+@app.command(epilog=examples("kazi fetch JOB_ID", "kazi fetch JOB_ID --dir results/ --json"))
 def fetch(
     job_id: Annotated[str, typer.Argument(help="Job id")],
     directory: Annotated[
@@ -31,13 +31,15 @@ def fetch(
         # The link is the object key itself: the CLI reads the store directly.
         found = ctx.in_unit_of_work(deliverables_of, client_id, job_id, lambda key: key)
     except JobNotFound:
-        typer.echo(f"error: no job {job_id}", err=True)
-        raise typer.Exit(1) from None
+        raise CliFailure(f"no job {job_id}", ExitCode.NOT_FOUND, "job_not_found") from None
     rows = [(item.name, item.url, item.sha256) for item in found.items]
     stage = found.stage
     if not rows:
-        typer.echo(f"error: job {job_id} has no deliverables yet (stage: {stage})", err=True)
-        raise typer.Exit(1)
+        raise CliFailure(
+            f"job {job_id} has no deliverables yet (stage: {stage})",
+            ExitCode.NOT_READY,
+            "not_ready",
+        )
     target = (directory or Path(job_id)).resolve()
     written = []
     for name, key, _sha in rows:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from engine.bootstrap import EngineContext, get_context
-from engine.cli.app import app
+from engine.cli.app import CliFailure, ExitCode, app, examples
 from engine.cli.embedded_worker import embedded_worker
 from engine.cli.status_view import render_status, task_table
 from engine.clients.service import ensure_client
@@ -29,31 +29,39 @@ from schemas.jobs import JobDetail, JobSpec, TaskView
 err = Console(stderr=True, soft_wrap=True)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code)
+def _bad_input(message: str) -> CliFailure:
+    return CliFailure(message, ExitCode.BAD_INPUT, "bad_input")
 
 
-def _load_spec(kind: JobKind, spec_path: Path | None) -> JobSpec:
+def _labels_from(options: list[str] | None) -> list[str] | None:
+    """``--labels cat,dog`` and ``--labels cat --labels dog`` alike; None when not given."""
+    if not options:
+        return None
+    return [label.strip() for option in options for label in option.split(",") if label.strip()]
+
+
+def _load_spec(kind: JobKind, spec_path: Path | None, labels: list[str] | None) -> JobSpec:
     raw: dict[str, Any] = {}
     if spec_path is not None:
         try:
             loaded = yaml.safe_load(spec_path.read_text())
         except (OSError, yaml.YAMLError) as exc:
-            raise _fail(f"cannot read spec {spec_path}: {exc}") from exc
+            raise _bad_input(f"cannot read spec {spec_path}: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):
-            raise _fail(f"spec {spec_path} must be a mapping of fields")
+            raise _bad_input(f"spec {spec_path} must be a mapping of fields")
         raw = dict(loaded or {})
     if "kind" in raw and raw["kind"] != kind.value:
-        raise _fail(f"--kind {kind.value} contradicts kind {raw['kind']!r} in {spec_path}")
+        raise _bad_input(f"--kind {kind.value} contradicts kind {raw['kind']!r} in {spec_path}")
     raw["kind"] = kind.value
+    if labels is not None:
+        raw["labels"] = labels  # the command line wins over the spec file
     try:
         return JobSpec.model_validate(raw)
     except ValidationError as exc:
         lines = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in exc.errors()
         )
-        raise _fail(f"invalid job spec: {lines}") from exc
+        raise _bad_input(f"invalid job spec: {lines}") from exc
 
 
 def _task_json(task: TaskView) -> dict[str, Any]:
@@ -109,7 +117,11 @@ def _wait(ctx: EngineContext, client_id: str, job_id: str, show: bool, timeout: 
             )
         while not is_settled(detail.kind, JobStage(detail.stage)):
             if time.monotonic() > deadline:
-                raise _fail(f"job {job_id} still in stage {detail.stage} after {timeout:.0f} s", 3)
+                raise CliFailure(
+                    f"job {job_id} still in stage {detail.stage} after {timeout:.0f} s",
+                    ExitCode.TIMEOUT,
+                    "timeout",
+                )
             time.sleep(0.5)
             detail = _detail(ctx, client_id, job_id)
             if live is not None:
@@ -117,20 +129,34 @@ def _wait(ctx: EngineContext, client_id: str, job_id: str, show: bool, timeout: 
     return detail
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "kazi submit talk.wav --kind transcription --wait",
+        "kazi submit a.jpg b.jpg --kind image_boxes --labels car,bus --json",
+        "kazi submit *.png --kind image_classification --spec job.yaml --wait --timeout 600",
+    )
+)
 def submit(
     files: Annotated[list[Path], typer.Argument(help="Audio or image files", exists=False)],
     kind: Annotated[JobKind, typer.Option("--kind", help="Job kind")],
     spec: Annotated[Path | None, typer.Option("--spec", help="Job spec (YAML or JSON)")] = None,
+    labels: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--labels",
+            metavar="<label,...>",
+            help="Classes, comma-separated or repeated (replaces the spec's labels)",
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the pipeline settles")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most")] = 3600.0,
 ) -> None:
     """Submit FILES as one job."""
-    job_spec = _load_spec(kind, spec)
+    job_spec = _load_spec(kind, spec, _labels_from(labels))
     for path in files:
         if not path.is_file():
-            raise _fail(f"{path}: no such file")
+            raise _bad_input(f"{path}: no such file")
     ctx = get_context()
     client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
     with ExitStack() as stack:
@@ -147,7 +173,7 @@ def submit(
                 max_files=ctx.settings.max_files_per_job,
             )
         except JobError as exc:
-            raise _fail(exc.message) from exc
+            raise CliFailure.from_error(exc) from exc
     if not as_json:
         err.print(f"submitted job [bold]{job_id}[/bold]")
     detail = _detail(ctx, client_id, job_id)
@@ -172,10 +198,10 @@ def submit(
     if detail.stage == JobStage.FAILED.value:
         if not as_json:
             err.print(f"[red]job failed:[/red] {detail.failure_reason}")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
-@app.command()
+@app.command(epilog=examples("kazi status JOB_ID", "kazi status JOB_ID --json | jq .stage"))
 def status(
     job_id: Annotated[str, typer.Argument(help="Job id")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
@@ -186,7 +212,7 @@ def status(
     try:
         detail = _detail(ctx, client_id, job_id)
     except JobError as exc:
-        raise _fail(exc.message, 1) from exc
+        raise CliFailure.from_error(exc) from exc
     if as_json:
         sys.stdout.write(detail.model_dump_json(indent=2) + "\n")
     else:

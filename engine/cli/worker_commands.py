@@ -8,13 +8,19 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import CliFailure, ExitCode, app, examples
 
 workers_app = typer.Typer(help="Worker accounts.", no_args_is_help=True)
 app.add_typer(workers_app, name="workers")
 
 
-@workers_app.command("add")
+@workers_app.command(
+    "add",
+    epilog=examples(
+        "kazi workers add amina.k --tier qualified",
+        "kazi workers add amina.k --label-studio --json",
+    ),
+)
 def workers_add(
     handle: Annotated[str, typer.Argument(help="Short unique name, e.g. amina.k")],
     tier: Annotated[str, typer.Option(help="trainee | qualified | reviewer")] = "trainee",
@@ -40,21 +46,25 @@ def workers_add(
     try:
         extra = json.loads(demographics) if demographics else None
     except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"--demographics is not JSON: {exc}") from exc
+        raise CliFailure(
+            f"--demographics is not JSON: {exc}", ExitCode.BAD_INPUT, "bad_input"
+        ) from exc
     out: dict[str, object] = {}
     with ctx.uow() as uow:
         try:
             created = register_worker(uow, handle, tier, extra, consented)
         except WorkerError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(2) from exc
+            raise CliFailure.from_error(exc) from exc
         out = {"id": created.id, "handle": created.handle, "tier": created.tier,
                "api_key": created.api_key}  # fmt: skip
         if label_studio:
             gateway = label_studio_gateway(ctx.settings)
             if gateway is None:
-                typer.echo("error: set KAZI_LABEL_STUDIO_TOKEN to link Label Studio", err=True)
-                raise typer.Exit(2)
+                raise CliFailure(
+                    "set KAZI_LABEL_STUDIO_TOKEN to link Label Studio",
+                    ExitCode.BAD_INPUT,
+                    "label_studio_not_configured",
+                )
             pw = password or secrets.token_urlsafe(12)
             # The worker and its Label Studio login are made together, or neither is.
             out["label_studio_email"] = enrol_in_label_studio(uow, gateway, created.id, pw)
@@ -70,8 +80,10 @@ def workers_add(
             typer.echo(f"{key.replace('_', ' ')}: {value}")
 
 
-@workers_app.command("list")
-def workers_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+@workers_app.command("list", epilog=examples("kazi workers list", "kazi workers list --json"))
+def workers_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False,
+) -> None:
     """List workers with their tier and status."""
     from engine.bootstrap import get_context
 
@@ -93,8 +105,14 @@ def workers_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         typer.echo(f"{row['handle']:<24} {row['tier']:<10} {row['status']:<7} {row['id']}")
 
 
-@workers_app.command("pause")
-def workers_pause(handle: str, resume: Annotated[bool, typer.Option("--resume")] = False) -> None:
+@workers_app.command(
+    "pause", epilog=examples("kazi workers pause amina.k", "kazi workers pause amina.k --resume")
+)
+def workers_pause(
+    handle: Annotated[str, typer.Argument(help="The worker's handle")],
+    resume: Annotated[bool, typer.Option("--resume", help="Let the worker work again")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
     """Pause a worker from paid tasks (or --resume)."""
     from engine.bootstrap import get_context
     from engine.workforce.service import WorkerError, set_paused
@@ -102,6 +120,6 @@ def workers_pause(handle: str, resume: Annotated[bool, typer.Option("--resume")]
     try:
         get_context().in_unit_of_work(set_paused, handle, not resume)
     except WorkerError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(f"{handle}: {'active' if resume else 'paused'}")
+        raise CliFailure.from_error(exc) from exc
+    state = "active" if resume else "paused"
+    typer.echo(json.dumps({"handle": handle, "status": state}) if as_json else f"{handle}: {state}")

@@ -15,7 +15,9 @@ Formats:
 * YOLO (``to_yolo``): ``<stem>.txt`` per image (empty when it has no boxes) with lines
   ``class cx cy w h`` normalised to [0, 1] with 6 decimals, and ``classes.txt``. YOLO's label
   files are for boxes only: classification results are refused (its classification layout is
-  image folders per class, which a text builder cannot make).
+  image folders per class, which a text builder cannot make). ``yolo_data_yaml`` is the
+  dataset file Ultralytics trains from: ``nc``, ``names`` and ``train``/``val`` paths relative to
+  the YAML's own folder, where the label files sit beside the images (when delivered).
 * Label Studio (``to_label_studio_json``): one task per image, ``data.image`` = the file name or
   URL, ``annotations: [{"result": [...]}]`` with ``rectanglelabels`` in percent of
   ``original_width``/``original_height``, or ``choices``; control names as in
@@ -26,6 +28,7 @@ Formats:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ from engine.domain.labeling_payload import IMAGE_TO, annotation_result_from_answ
 from engine.domain.tiling import TileBox
 
 YOLO_CLASSES_FILE = "classes.txt"
+YOLO_DATA_FILE = "data.yaml"
 _COCO_DECIMALS = 2  # hundredths of a pixel, as the engine stores boxes
 
 
@@ -206,6 +210,20 @@ def to_yolo(images: Sequence[ImageResult], labels: Sequence[str]) -> dict[str, s
             lines.append(f"{class_id} {cx:.6f} {cy:.6f} {nw:.6f} {nh:.6f}\n")
         files[name] = "".join(lines)
     return files
+
+
+def yolo_data_yaml(labels: Sequence[str], images_dir: str = ".") -> str:
+    """A YOLO ``data.yaml``: the classes (numbered as in ``to_yolo``) and where the images are,
+    relative to the YAML file (no ``path`` key: Ultralytics then resolves from the file's folder).
+    """
+    class_ids = _label_index(labels, start=0)
+    # JSON strings are valid YAML double-quoted scalars: labels need no YAML escaping rules.
+    names = "".join(f"  {number}: {json.dumps(label)}\n" for label, number in class_ids.items())
+    folder = json.dumps(images_dir)
+    return (
+        "# YOLO dataset: each image's label file sits beside it, <image stem>.txt\n"
+        f"train: {folder}\nval: {folder}\nnc: {len(class_ids)}\nnames:\n{names}"
+    )
 
 
 def to_label_studio_json(

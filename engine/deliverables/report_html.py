@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 _WORST_COUNT = 10
 
@@ -35,14 +36,16 @@ def render_report_html(report: Mapping[str, Any]) -> str:
     """A complete HTML document for ``report``."""
     job = report.get("job") or {}
     title = "Quality report" + (f" — job {job['id']}" if job.get("id") is not None else "")
+    transcription = report.get("draft_vs_final") is not None
     body = [
         f"<h1>{_text(title)}</h1>",
-        _key_value_table(job) if job else "",
-        _summary(report),
+        _job_table(job) if job else "",
+        _summary(report, transcription),
+        _sources(report.get("sources") or []),
         _agreement(report.get("agreement") or {}),
         _workers(report.get("workers") or []),
-        _review(report.get("review") or {}),
-        _drafts(report.get("draft_vs_final") or {}),
+        _review(report.get("review") or {}, transcription),
+        _drafts(report.get("draft_vs_final") or {}) if transcription else "",
         _late(report.get("late_tasks") or {}),
     ]
     return (
@@ -56,36 +59,141 @@ def render_report_html(report: Mapping[str, Any]) -> str:
 # --- sections ---------------------------------------------------------------------------------
 
 
-def _summary(report: Mapping[str, Any]) -> str:
+def _summary(report: Mapping[str, Any], transcription: bool) -> str:
     estimated = report.get("estimated_accuracy")
     agreement = report.get("agreement") or {}
     review = report.get("review") or {}
     drafts = report.get("draft_vs_final") or {}
     late = report.get("late_tasks") or {}
     cards = [
-        _card(
-            "Estimated accuracy",
-            _percent(estimated.get("value")) if estimated else "—",
-            f"95 % CI {_interval(estimated)}, from {estimated.get('basis')}"
-            if estimated
-            else "no review or gold answers",
-        ),
+        _accuracy_card(estimated),
         _card(
             "Mean agreement", _percent(agreement.get("mean")), f"{agreement.get('tasks', 0)} tasks"
         ),
         _card(
             "Review",
             f"{review.get('accepted', 0)} / {review.get('reviewed', 0)} accepted",
-            f"consensus WER {_percent(review.get('consensus_wer'))}",
+            f"consensus WER {_percent(review.get('consensus_wer'))}" if transcription else "",
         ),
-        _card(
-            "Draft vs final WER",
-            _percent(drafts.get("corpus_wer")),
-            f"{drafts.get('tasks', 0)} transcription tasks",
-        ),
-        _card("Late tasks", str(late.get("count", 0)), f"deadline {late.get('deadline') or '—'}"),
     ]
-    return '<h2>Summary</h2>\n<div class="cards">' + "".join(cards) + "</div>"
+    if transcription:
+        cards.append(
+            _card(
+                "Draft vs final WER",
+                _percent(drafts.get("corpus_wer")),
+                f"{drafts.get('tasks', 0)} transcription tasks",
+            )
+        )
+    cards.append(
+        _card("Late tasks", str(late.get("count", 0)), f"deadline {late.get('deadline') or '—'}")
+    )
+    return '<h2>Summary</h2>\n<div class="cards">' + "".join(cards) + "</div>" + _needed(estimated)
+
+
+def _accuracy_card(estimated: Mapping[str, Any] | None) -> str:
+    if not estimated:
+        return _card("Estimated accuracy", "not enough evidence", "nothing was delivered")
+    evidence = (
+        f"{estimated.get('reviewed', 0)} reviewed, {estimated.get('checked_tasks', 0)} checked "
+        f"({estimated.get('gold_checks', 0)} gold) of {estimated.get('delivered', 0)} delivered"
+    )
+    if estimated.get("headline") is None:
+        return _card(
+            "Estimated accuracy",
+            "not enough evidence",
+            f"95 % interval {_interval(estimated)} is wider than "
+            f"{_percent(estimated.get('max_width'))}; {evidence}",
+        )
+    return _card(
+        "Estimated accuracy",
+        _percent(estimated.get("headline")),
+        f"95 % interval {_interval(estimated)}; {evidence}",
+    )
+
+
+def _needed(estimated: Mapping[str, Any] | None) -> str:
+    needed = (estimated or {}).get("needed") or []
+    if not needed:
+        return ""
+    items = "".join(f"<li>{_text(n)}</li>" for n in needed)
+    return f"<p>What would give a reliable estimate:</p><ul>{items}</ul>"
+
+
+def _sources(sources: Sequence[Mapping[str, Any]]) -> str:
+    if not sources:
+        return ""
+    parts = ["<h2>Per file</h2>"]
+    for source in sources:
+        name = str(source.get("name"))
+        accuracy = source.get("accuracy")
+        rows: list[list[Any]] = [
+            ["Segments delivered", source.get("tasks", 0)],
+            ["Reviewed", source.get("reviewed", 0)],
+            [
+                "Estimated accuracy",
+                "not enough evidence"
+                if not accuracy or accuracy.get("headline") is None
+                else _percent(accuracy.get("headline")),
+            ],
+            ["95 % interval", _interval(accuracy)],
+        ]
+        if source.get("duration_seconds") is not None:
+            rows.insert(0, ["Duration", _clock(source.get("duration_seconds"))])
+        wer = source.get("wer")
+        if wer is not None:
+            rows += [
+                ["Consensus WER on reviewed segments",
+                 f"{_percent(wer.get('consensus_wer_on_checked'))} "
+                 f"({wer.get('checked_segments', 0)} segments)"],
+                ["Estimated WER of the delivered file",
+                 _percent(wer.get("estimated_delivered_wer"))
+                 if wer.get("estimated_delivered_wer") is not None
+                 else "not enough evidence"],
+            ]  # fmt: skip
+        boxes = source.get("boxes")
+        if boxes is not None:
+            rows += [
+                ["Box precision on reviewed images", _percent(boxes.get("precision"))],
+                ["Box recall on reviewed images", _percent(boxes.get("recall"))],
+                ["Images compared", boxes.get("checked_tasks", 0)],
+            ]
+        parts += [f"<h3>{_text(name)}</h3>", _table(["", ""], rows, numeric={1}, header=False)]
+        worst = source.get("worst") or []
+        parts.append(_worst_table(name, worst, wer is not None))
+    return "\n".join(parts)
+
+
+def _worst_table(name: str, worst: Sequence[Mapping[str, Any]], audio: bool) -> str:
+    if not worst:
+        return ""
+    headers = ["Segment", "Span", "Agreement", "Reviewed", "Consensus WER"]
+    if not audio:
+        headers = ["Task", "Agreement", "Reviewed"]
+    caption = "Worst segments" if audio else "Lowest agreement"
+    parts = [f"<table><caption>{caption}</caption><tr>"]
+    parts += [f"<th>{h}</th>" for h in headers] + ["</tr>"]
+    for row in worst:
+        seq = row.get("seq")
+        label = f"#{seq}" if seq is not None else str(row.get("task_id"))
+        agreement = f'<td class="num">{_text(_percent(row.get("agreement")))}</td>'
+        reviewed = f"<td>{'yes' if row.get('reviewed') else 'no'}</td>"
+        if not audio:
+            parts.append(f"<tr><td>{_text(label)}</td>{agreement}{reviewed}</tr>")
+            continue
+        start, end = row.get("start_seconds"), row.get("end_seconds")
+        span = "—" if start is None or end is None else f"{_clock(start)} – {_clock(end)}"
+        if start is not None and end is not None:
+            # A media fragment of the client's own file, kept beside this report.
+            href = f"{quote(name)}#t={float(start):.2f},{float(end):.2f}"
+            span = f'<a href="{_text(href)}">{_text(span)}</a>'
+        else:
+            span = _text(span)
+        parts.append(
+            f"<tr><td>{_text(label)}</td><td>{span}</td>{agreement}{reviewed}"
+            f'<td class="num">{_text(_percent(row.get("consensus_wer")))}</td></tr>'
+        )
+    parts.append("</table>")
+    return "".join(parts)
 
 
 def _agreement(section: Mapping[str, Any]) -> str:
@@ -96,7 +204,10 @@ def _agreement(section: Mapping[str, Any]) -> str:
             _histogram_svg(section.get("histogram"), "Tasks by consensus agreement", "agreement"),
             _table(
                 ["Task", "Agreement"],
-                [[row.get("task_id"), _percent(row.get("agreement"))] for row in lowest],
+                [
+                    [row.get("task") or row.get("task_id"), _percent(row.get("agreement"))]
+                    for row in lowest
+                ],
                 numeric={1},
                 caption="Lowest agreement",
             ),
@@ -106,7 +217,15 @@ def _agreement(section: Mapping[str, Any]) -> str:
 
 def _workers(rows: Sequence[Mapping[str, Any]]) -> str:
     table = _table(
-        ["Worker", "Answers", "Share", "Gold correct", "Gold accuracy (95 % CI)", "Agreement"],
+        [
+            "Worker",
+            "Answers",
+            "Share",
+            "Gold correct",
+            "Gold accuracy (95 % CI)",
+            "Agreement with delivered",
+            "Score vs known truth",
+        ],
         [
             [
                 row.get("worker"),
@@ -115,23 +234,27 @@ def _workers(rows: Sequence[Mapping[str, Any]]) -> str:
                 f"{row.get('gold_correct', 0)} / {row.get('gold_total', 0)}",
                 _estimate_text(row.get("gold_accuracy")),
                 _percent(row.get("agreement_with_final")),
+                f"{_percent(row.get('checked_score'))} ({row.get('checked_answers', 0)} answers)",
             ]
             for row in rows
         ],
-        numeric={1, 2, 3, 4, 5},
+        numeric={1, 2, 3, 4, 5, 6},
     )
     return "\n".join(["<h2>Workers</h2>", _gold_bars_svg(rows), table])
 
 
-def _review(section: Mapping[str, Any]) -> str:
-    rows = [
+def _review(section: Mapping[str, Any], transcription: bool) -> str:
+    rows: list[list[Any]] = [
         ["Reviewed", section.get("reviewed", 0)],
         ["Accepted unchanged", section.get("accepted", 0)],
         ["Corrected", section.get("corrected", 0)],
         ["Acceptance (95 % CI)", _interval(section.get("acceptance"))],
-        ["Consensus WER vs reviewed text", _percent(section.get("consensus_wer"))],
-        ["Tasks with texts compared", section.get("wer_tasks", 0)],
     ]
+    if transcription:
+        rows += [
+            ["Consensus WER vs reviewed text", _percent(section.get("consensus_wer"))],
+            ["Tasks with texts compared", section.get("wer_tasks", 0)],
+        ]
     return "<h2>Review</h2>\n" + _table(["", ""], rows, numeric={1}, header=False)
 
 
@@ -154,7 +277,10 @@ def _drafts(section: Mapping[str, Any]) -> str:
             _histogram_svg(section.get("histogram"), "Tasks by draft WER", "WER"),
             _table(
                 ["Task", "WER"],
-                [[row.get("task_id"), _percent(row.get("wer"))] for row in worst],
+                [
+                    [row.get("task") or row.get("task_id"), _percent(row.get("wer"))]
+                    for row in worst
+                ],
                 numeric={1},
                 caption="Most corrected drafts",
             ),
@@ -271,8 +397,30 @@ def _card(label: str, value: str, note: str) -> str:
     )
 
 
-def _key_value_table(data: Mapping[str, Any]) -> str:
-    return _table(["", ""], [[key, value] for key, value in data.items()], header=False)
+_JOB_FIELDS = (
+    ("client", "Client"), ("id", "Job"), ("kind", "Kind"), ("submitted", "Submitted (UTC)"),
+    ("delivered", "Delivered (UTC)"), ("turnaround", "Turnaround"), ("files", "Files delivered"),
+    ("tasks", "Tasks"), ("answers_used", "Answers used"), ("cost", "Cost"),
+)  # fmt: skip
+
+
+def _job_table(job: Mapping[str, Any]) -> str:
+    rows: list[list[Any]] = [[label, job.get(key)] for key, label in _JOB_FIELDS if key in job]
+    for row in rows:
+        if row[0] == "Cost" and row[1] is None:
+            row[1] = "not priced (no pay rates yet)"
+    failed = job.get("failed_sources")
+    if failed is not None:
+        rows.append(["Files that failed", "; ".join(map(str, failed)) if failed else "none"])
+    known = {key for key, _ in _JOB_FIELDS} | {"failed_sources"}
+    rows += [[key, value] for key, value in job.items() if key not in known]
+    return _table(["", ""], rows, header=False)
+
+
+def _clock(seconds: Any) -> str:
+    whole = float(seconds)
+    minutes, rest = divmod(whole, 60)
+    return f"{int(minutes)}:{rest:04.1f}"
 
 
 def _table(

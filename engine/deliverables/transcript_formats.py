@@ -20,8 +20,9 @@ carries the text as it is, minus blank lines, which would end the cue.
 
 ``segments`` are the transcript's sentences (cut where :func:`ends_sentence` says); their
 ``confidence`` and ``agreement`` are the means over their words that have one, else null.
-``confidence`` is the recogniser's word probability, ``agreement`` the share of worker weight
-behind the word in the consensus; either is null when unknown.
+``agreement`` is the share of voter weight behind the word in the consensus (null for a
+reviewer's text); ``confidence`` combines it with the recogniser's probability of the word
+(:func:`engine.domain.final_word_timing.word_confidence`); either is null when unknown.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The main job, end to end, on embedded defaults plus a real Label Studio.
 
-Real recordings (../shared/data/speech) and drawn images are submitted, pre-drafted, published
-to Label Studio, answered there by simulated trainee workers with differing error rates (gold
-tasks included; one careless worker), merged, scored, reviewed by a simulated QA reviewer
-through the review API, and assembled; the deliverables and the quality report are fetched.
+Real recordings (the samples in engine/demo/samples/speech, or ``--data``) and drawn images
+are submitted, pre-drafted, published to Label Studio, answered there by simulated trainee
+workers with differing error rates (gold tasks included; one careless worker), merged, scored,
+reviewed by a simulated QA reviewer through the review API, and assembled; the deliverables and
+the quality report are fetched. Each run keeps its own state in a fresh folder (run_environment).
 """
 
 from __future__ import annotations
@@ -99,15 +100,17 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
     console = console or Console()
     from engine.settings import get_settings
 
-    base = get_settings()
-    var = base.var_dir.resolve()
+    var = _run_dir(get_settings().var_dir)
     api_port = _free_port()
     env_extra = {
+        **run_environment(var),
         "KAZI_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
         # Drafts and reviews are deterministic enough for a demo; a 10 % sample still shows QA.
         "KAZI_REVIEW_SAMPLE_RATE": os.environ.get("KAZI_REVIEW_SAMPLE_RATE", "0.1"),
     }
     with ExitStack() as stack:
+        # Registered first, so it runs last.
+        stack.callback(lambda: console.print(f"teardown done; this run's state stays in {var}"))
         ls = _start_label_studio(stack, var, console)
         env_extra |= {"KAZI_LABEL_STUDIO_URL": ls.url, "KAZI_LABEL_STUDIO_TOKEN": ls.token}
         os.environ.update(env_extra)
@@ -121,10 +124,13 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
         api = stack.enter_context(_process(
             [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(api_port)],
             env, api_log))  # fmt: skip
+        _say_on_exit(stack, console, f"stopping the engine API (port {api_port})")
         from engine.cli.embedded_worker import worker_command
         from engine.pipeline.celery_config import ALL_QUEUES as QUEUES
 
         stack.enter_context(_process(worker_command(list(QUEUES), 2, "INFO"), env, worker_log))
+        _say_on_exit(stack, console, "stopping the pipeline worker")
+        console.print(f"this run's state (database, objects, logs): {var}")
         _wait_http(f"http://127.0.0.1:{api_port}/health", api, api_log)
         console.print(f"engine API on http://127.0.0.1:{api_port} (log {api_log}), "
                       f"worker log {worker_log}")  # fmt: skip
@@ -154,6 +160,40 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
         return _summarise(ctx, jobs, var, console)
 
 
+def run_environment(run_dir: Path) -> dict[str, str]:
+    """The settings of one demo run: embedded defaults, all state in ``run_dir``. Each run gets
+    its own (database, objects, broker): its Label Studio is thrown away at its end, so Label
+    Studio ids an earlier run recorded must never meet this run's."""
+    return {
+        "KAZI_VAR_DIR": str(run_dir),
+        "KAZI_DATABASE_URL": "",
+        "KAZI_BROKER_URL": "",
+        "KAZI_RESULT_BACKEND": "",
+        "KAZI_STORE_BACKEND": "local",
+        "KAZI_STORE_DIR": str(run_dir / "objects"),
+    }
+
+
+def _run_dir(var_root: Path) -> Path:
+    """A fresh folder for one demo run under ``var_root/demo``, named by its start time."""
+    runs = var_root.resolve() / "demo"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    for n in range(1000):
+        path = runs / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise RuntimeError(f"no free run folder under {runs}")
+
+
+def _say_on_exit(stack: ExitStack, console: Console, message: str) -> None:
+    """Teardown runs in reverse; each step says what it is doing (stopping can take seconds)."""
+    stack.callback(lambda: console.print(f"[dim]teardown: {message} ...[/dim]"))
+
+
 def _start_label_studio(stack: ExitStack, var: Path, console: Console):  # type: ignore[no-untyped-def]
     from engine.labeling.label_studio_server import (
         LabelStudioServer,
@@ -175,6 +215,7 @@ def _start_label_studio(stack: ExitStack, var: Path, console: Console):  # type:
         server = LabelStudioServer(database=None, data_dir=None)
     server.start()
     stack.callback(server.stop)
+    _say_on_exit(stack, console, f"stopping Label Studio at {server.url} and deleting its data")
     server.wait_ready(timeout=300)
     console.print(f"Label Studio ready at {server.url}")
     return server
@@ -184,7 +225,11 @@ def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-un
     from engine.labeling.label_studio_gateway import LabelStudioGateway
     from engine.simulation.error_models import default_crowd
     from engine.work.start_links import start_link
-    from engine.workforce.service import enrol_in_label_studio, register_worker
+    from engine.workforce.service import (
+        enrol_in_label_studio,
+        label_studio_token,
+        register_worker,
+    )
 
     admin = LabelStudioGateway(ls.url, ls.token)
     tag = f"{int(time.time()) % 100000:05d}"
@@ -196,7 +241,7 @@ def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-un
     def enrol(uow, profile):  # type: ignore[no-untyped-def]
         w = register_worker(uow, profile.handle, profile.tier)
         enrol_in_label_studio(uow, admin, w.id, f"Pass-{w.id[:12]}!")
-        return w, uow.workers.get(w.id).ls_token
+        return w, label_studio_token(uow, w.id, ctx.token_cipher)
 
     for profile in default_crowd(seed, handle_prefix=f"demo{tag}"):
         w, token = ctx.in_unit_of_work(enrol, profile)

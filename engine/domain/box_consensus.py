@@ -244,3 +244,29 @@ def aggregate_boxes(
         )
         for image, pairs in by_image.items()
     }
+
+
+def box_match_counts(
+    drawn: Sequence[Box], truth: Sequence[Box], iou_threshold: float = DEFAULT_IOU_THRESHOLD
+) -> tuple[int, int, int]:
+    """``(matched, drawn, true)``: greedy one-to-one matches, same label and IoU at least
+    ``iou_threshold``, best IoU first. Precision is matched / drawn, recall matched / true."""
+    pairs = sorted(
+        (
+            (iou(a, b), i, j)
+            for i, a in enumerate(drawn)
+            for j, b in enumerate(truth)
+            if a.label == b.label
+        ),
+        key=lambda p: (-p[0], p[1], p[2]),
+    )
+    used_drawn: set[int] = set()
+    used_truth: set[int] = set()
+    for overlap, i, j in pairs:
+        if overlap < iou_threshold:
+            break
+        if i in used_drawn or j in used_truth:
+            continue
+        used_drawn.add(i)
+        used_truth.add(j)
+    return len(used_drawn), len(drawn), len(truth)

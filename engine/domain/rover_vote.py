@@ -21,6 +21,17 @@ does not depend on the weights, so it is built once per task and only the vote i
 An optional ASR draft takes part as one more, low-weight voter (``ASR_VOTER``); it never
 counts in skill estimates.
 
+Surface form: the vote runs on normalised tokens (``TextConsensus.text``, what scoring and the
+benchmark read), but a deliverable should keep what workers typed. Each answer is also split
+on whitespace into surface words, each covering the tokens it normalises to (``"1839"`` covers
+three, a lone ``"—"`` none: it stays attached to the word before). Walking the winning slots
+in order, every supporter whose surface word starts at the slot and covers exactly the next
+winning slots it voted for proposes that word; the proposal with the highest summed weight is
+written (ties: the best-ranked voter's), so ``"2 pm"`` vs ``"two pm"`` keeps the majority's
+form and ``"Cooperative."`` keeps its capital and full stop. A capital that only marks the
+start of the voter's own sentence counts as lower case, and the consensus's own sentence
+starts are capitalised when the answers use capitals at all (``TextConsensus.surface_text``).
+
 Measured on CrowdSpeech (mean per-utterance WER %, authors' metric, dev-clean / dev-other):
 this default 5.43 / 11.35; equal weights 6.09 / 12.53; without spoken form 5.78 / 11.53;
 selecting the best whole answer 5.65 / 11.74 (authors' ROVER 6.76 / 13.19, T5 5.72 / 11.27).
@@ -33,11 +44,13 @@ outvote four others who agree.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from statistics import median
 from typing import Literal
 
 from rapidfuzz.distance import Levenshtein  # jiwer 4's own edit-distance engine
 
+from engine.domain.subtitle_cues import ends_sentence
 from engine.domain.text_normalization import normalize_words, spoken_form
 
 ASR_VOTER = "__asr__"
@@ -74,6 +87,19 @@ class ConsensusWord:
 
 
 @dataclass(frozen=True)
+class SurfaceWord:
+    """A word of the consensus as written (case, punctuation, numerals), with no spaces inside.
+
+    ``agreement`` is the mean share of voter weight over the slots it covers; ``tokens`` how
+    many consensus tokens it stands for (0 for punctuation typed as a word of its own).
+    """
+
+    text: str
+    agreement: float
+    tokens: int = 1
+
+
+@dataclass(frozen=True)
 class TextConsensus:
     """Consensus for one task.
 
@@ -88,6 +114,12 @@ class TextConsensus:
     voter_errors: dict[str, int]
     medoid: str | None
     method: Method = "vote"
+    surface_words: tuple[SurfaceWord, ...] = ()
+
+    @property
+    def surface_text(self) -> str:
+        """The consensus as written by the answers that voted for it (see module docstring)."""
+        return " ".join(w.text for w in self.surface_words) if self.surface_words else self.text
 
 
 @dataclass(frozen=True)
@@ -99,6 +131,16 @@ class TextAggregation:
     worker_error_rates: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """A voter's surface word: whitespace pieces as typed and the tokens they stand for."""
+
+    pieces: tuple[str, ...]
+    first_token: int
+    token_count: int
+    sentence_initial: bool
+
+
 @dataclass
 class _Network:
     """Aligned answers of one task: ``slots[s][v]`` is voter v's word in slot s, or None."""
@@ -108,12 +150,56 @@ class _Network:
     slots: list[list[str | None]]
     rank: list[int]  # tie-break order: 0 = medoid
     groups: list[dict[str | None, list[int]]]  # per slot: choice -> voters
+    units: list[list[_Unit]] = field(default_factory=list)  # per voter: its surface words
+    uses_case: bool = False  # whether any answer has a capital letter
 
 
 def tokenize(text: str, spoken: bool = True) -> list[str]:
     """Tokens that consensus votes on: normalised, numbers and titles spelled out if ``spoken``."""
     words = normalize_words(text)
     return spoken_form(words) if spoken else words
+
+
+# Last characters a sentence end can have (a cheap test before ends_sentence).
+_MAYBE_SENTENCE_END = frozenset(".?!…。？！\"'”’»)]}")
+_TRAILING_MARKS = ".?!…,;:\"'”’»)]}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _token_count(piece: str, spoken: bool) -> int:
+    # Answers to one utterance repeat each other's words: counting each piece once pays.
+    return len(tokenize(piece, spoken))
+
+
+def surface_units(text: str, tokens: Sequence[str], spoken: bool = True) -> list[_Unit]:
+    """``text`` split on whitespace into surface words over ``tokens`` (its :func:`tokenize`).
+
+    Pieces that normalise to no token join the word before (the first word, if leading).
+    Returns ``[]`` when per-piece tokens do not add up to ``tokens`` (never seen; the caller
+    then writes the normalised tokens).
+    """
+    units: list[_Unit] = []
+    pending: list[str] = []  # token-less pieces before the first word
+    position = 0
+    sentence_start = True
+    for piece in text.split():
+        count = _token_count(piece, spoken)
+        if count == 0:
+            if units:
+                last = units[-1]
+                units[-1] = _Unit((*last.pieces, piece), last.first_token, last.token_count,
+                                  last.sentence_initial)  # fmt: skip
+            else:
+                pending.append(piece)
+        else:
+            units.append(_Unit((*pending, piece), position, count, sentence_start))
+            pending = []
+            position += count
+        ends = piece[-1] in _MAYBE_SENTENCE_END and ends_sentence(piece)
+        sentence_start = ends if count else sentence_start or ends
+    if position != len(tokens):
+        return []
+    return units
 
 
 def _align_into(
@@ -182,7 +268,13 @@ def _align_into(
     return new_slots, new_counts
 
 
-def _build_network(voters: list[str], tokens: list[list[str]], weights: list[float]) -> _Network:
+def _build_network(
+    voters: list[str],
+    tokens: list[list[str]],
+    weights: list[float],
+    texts: Sequence[str] | None = None,
+    spoken: bool = True,
+) -> _Network:
     k = len(tokens)
     total = [
         sum(weights[j] * Levenshtein.distance(tokens[i], tokens[j]) for j in range(k) if j != i)
@@ -216,7 +308,94 @@ def _build_network(voters: list[str], tokens: list[list[str]], weights: list[flo
         for voter, entry in enumerate(slot):
             group.setdefault(entry, []).append(voter)
         groups.append(group)
-    return _Network(voters, tokens, slots, rank, groups)
+    units = (
+        [surface_units(t, tok, spoken) for t, tok in zip(texts, tokens, strict=True)]
+        if (texts is not None)
+        else []
+    )
+    uses_case = texts is not None and any(c.isupper() for text in texts for c in text)
+    return _Network(voters, tokens, slots, rank, groups, units, uses_case)
+
+
+def _slot_positions(network: _Network) -> list[list[int]]:
+    """Per voter, the slot index of each of its tokens."""
+    positions: list[list[int]] = [[] for _ in network.voters]
+    for s, slot in enumerate(network.slots):
+        for voter, entry in enumerate(slot):
+            if entry is not None:
+                positions[voter].append(s)
+    return positions
+
+
+def _case_key(unit: _Unit) -> tuple[str, ...]:
+    """The unit's pieces, with a capital that only starts the voter's sentence lowered."""
+    pieces = unit.pieces
+    first = pieces[0]
+    head = next((i for i, c in enumerate(first) if c.isalpha()), None)
+    if not unit.sentence_initial or head is None or not first[head].isupper():
+        return pieces
+    word = first[head:].rstrip(_TRAILING_MARKS)
+    if word[1:2].isupper() or word == "I" or word.startswith(("I'", "I’")):
+        return pieces  # an acronym or "I": the capital is not the sentence's
+    return (first[:head] + first[head].lower() + first[head + 1 :], *pieces[1:])
+
+
+def _capitalised(piece: str) -> str:
+    head = next((i for i, c in enumerate(piece) if c.isalpha()), None)
+    if head is None:
+        return piece
+    return piece[:head] + piece[head].upper() + piece[head + 1 :]
+
+
+def _render(
+    network: _Network,
+    weights: list[float],
+    choices: Sequence[str | None],
+    shares: Sequence[float],
+) -> tuple[SurfaceWord, ...]:
+    """Surface words for the winning slots (see the module docstring)."""
+    winners = [s for s, choice in enumerate(choices) if choice is not None]
+    if not network.units or not winners:
+        return ()
+    order = {slot: p for p, slot in enumerate(winners)}
+    # proposals[p]: (pieces, winning slots covered) -> [summed weight, best rank]
+    proposals: list[dict[tuple[tuple[str, ...], int], list[float]]] = [{} for _ in winners]
+    for voter, (units, positions) in enumerate(
+        zip(network.units, _slot_positions(network), strict=True)
+    ):
+        for unit in units:
+            slots = positions[unit.first_token : unit.first_token + unit.token_count]
+            start = order.get(slots[0])
+            if start is None or any(
+                order.get(slot) != start + i or network.slots[slot][voter] != choices[slot]
+                for i, slot in enumerate(slots)
+            ):
+                continue
+            entry = proposals[start].setdefault(
+                (_case_key(unit), len(slots)), [0.0, float(len(network.voters))]
+            )
+            entry[0] += weights[voter]
+            entry[1] = min(entry[1], network.rank[voter])
+    words: list[SurfaceWord] = []
+    p = 0
+    while p < len(winners):
+        if proposals[p]:
+            (pieces, span), _ = max(proposals[p].items(), key=lambda kv: (kv[1][0], -kv[1][1]))
+        else:  # no supporter's word starts here: write the token itself
+            pieces, span = (str(choices[winners[p]]),), 1
+        agreement = sum(shares[s] for s in winners[p : p + span]) / span
+        spoken_piece = next((i for i, x in enumerate(pieces) if normalize_words(x)), 0)
+        for i, piece in enumerate(pieces):
+            words.append(SurfaceWord(piece, agreement, span if i == spoken_piece else 0))
+        p += span
+    if network.uses_case:
+        sentence_start = True
+        for i, word in enumerate(words):
+            if sentence_start:
+                words[i] = SurfaceWord(_capitalised(word.text), word.agreement, word.tokens)
+            if word.tokens or ends_sentence(word.text):
+                sentence_start = ends_sentence(word.text)
+    return tuple(words)
 
 
 def _vote(
@@ -289,6 +468,7 @@ def _result(
         if choice is not None
     )
     errors = _voter_errors(network, choices)
+    surface = _render(network, weights, choices, shares)
     return TextConsensus(
         text=" ".join(w.word for w in words),
         words=words,
@@ -296,6 +476,7 @@ def _result(
         voter_errors=dict(zip(network.voters, errors, strict=True)),
         medoid=network.voters[network.rank.index(0)],
         method=method,
+        surface_words=surface,
     )
 
 
@@ -341,7 +522,9 @@ def rover_vote(
         raise ValueError("rover_vote needs at least one answer")
     voters = [worker for worker, _ in pairs]
     voter_weights = _weights_for(voters, weights, asr_weight)
-    network = _build_network(voters, [tokenize(text, spoken) for _, text in pairs], voter_weights)
+    texts = [text for _, text in pairs]
+    tokens = [tokenize(text, spoken) for text in texts]
+    network = _build_network(voters, tokens, voter_weights, texts, spoken)
     return _result(network, voter_weights, gap_weight, method)
 
 
@@ -373,9 +556,10 @@ def aggregate_texts(
     networks: dict[str, _Network] = {}
     for task, pairs in by_task.items():
         voters = [worker for worker, _ in pairs]
-        tokens = [tokenize(text, spoken) for _, text in pairs]
+        texts = [text for _, text in pairs]
+        tokens = [tokenize(text, spoken) for text in texts]
         networks[task] = _build_network(
-            voters, tokens, _weights_for(voters, start_weights, asr_weight)
+            voters, tokens, _weights_for(voters, start_weights, asr_weight), texts, spoken
         )
 
     current = start_weights

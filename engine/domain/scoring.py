@@ -1,7 +1,10 @@
 """Transcript scoring: WER, CER, corpus WER and word-level diffs, all with jiwer 4.
 
 Every function normalises both texts with :func:`engine.domain.text_normalization.normalize_text`
-first (or with the normaliser passed in), so scores never depend on case or punctuation.
+first (or with the normaliser passed in), so scores never depend on case or punctuation. The
+exception is the *surface* WER (:func:`surface_word_error_rate`, :func:`transcript_wer`): only
+whitespace is collapsed, so ``"Cooperative."`` vs ``"cooperative"`` is an error; it measures
+a deliverable as a reader sees it, next to the normalised WER.
 
 Empty references are defined, not errors: when the normalised reference has no words (or
 characters, for CER), the error rate is 0.0 if the hypothesis is empty too and 1.0 otherwise
@@ -118,6 +121,37 @@ def corpus_word_error_rate(
 ) -> float:
     """All word errors over all reference words (not a mean of per-utterance rates)."""
     return corpus_error_counts(pairs, normalizer).error_rate
+
+
+def collapse_whitespace(text: str) -> str:
+    """``text`` with runs of whitespace as single spaces, trimmed: the surface WER's only change."""
+    return " ".join(text.split())
+
+
+def surface_word_error_rate(reference: str, hypothesis: str) -> float:
+    """Case- and punctuation-sensitive WER: words are compared exactly as written."""
+    return word_error_rate(reference, hypothesis, collapse_whitespace)
+
+
+@dataclass(frozen=True)
+class TranscriptWer:
+    """Corpus WER of delivered transcripts, normalised and as written (fractions, not %)."""
+
+    normalised: float
+    surface: float
+    reference_words: int
+
+
+def transcript_wer(pairs: Iterable[tuple[str, str]]) -> TranscriptWer:
+    """Normalised and surface corpus WER over ``(reference, hypothesis)`` pairs, for reports
+    on references that keep case and punctuation (the Harvard sentences, jfk)."""
+    listed = list(pairs)
+    normalised = corpus_error_counts(listed)
+    return TranscriptWer(
+        normalised.error_rate,
+        corpus_error_counts(listed, collapse_whitespace).error_rate,
+        normalised.reference_length,
+    )
 
 
 def mean_utterance_wer(

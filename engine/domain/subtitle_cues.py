@@ -13,9 +13,10 @@ Splitting:
    ends a cue.
 2. A sentence that does not fit in one cue (at most ``max_lines`` lines of ``max_chars_per_line``
    characters, at most ``max_duration`` seconds from its first word's start to its last word's end)
-   is cut into the fewest, most even cues, preferring cuts at a pause of at least ``pause_split``
-   seconds, then after a comma (or ``;``, ``:``, a dash), then anywhere between words. A single
-   word too long or too slow for a cue gets a cue of its own anyway.
+   is cut into the fewest, most even cues, preferring cuts after a comma (or ``;``, ``:``, a
+   dash: the punctuation the transcript's writers chose), then at a pause of at least
+   ``pause_split`` seconds, then anywhere between words. A single word too long or too slow for
+   a cue gets a cue of its own anyway.
 
 Each cue's text is broken into the fewest lines that fit, as even in length as possible (a text
 that fits on one line stays on one line).
@@ -46,8 +47,8 @@ DEFAULT_PAUSE_SPLIT = 0.6
 # Split costs, in the order of preference the module docstring gives. A cue itself costs more than
 # any single cut's advantage, so a sentence that fits is never cut.
 _CUE_COST = 3.0
-_PAUSE_CUT_COST = 1.0
-_CLAUSE_CUT_COST = 2.0
+_CLAUSE_CUT_COST = 1.0
+_PAUSE_CUT_COST = 2.0
 _OTHER_CUT_COST = 6.0
 # Weight of (unused share of a cue's characters)^2: spreads a long sentence evenly over its
 # cues. Small enough (two cues' terms differ by < 1) never to outweigh a better kind of cut.
@@ -284,9 +285,9 @@ def _split_sentence(
 
 
 def _cut_cost(before: _Unit, after: _Unit, pause_split: float) -> float:
-    if after.start - before.end >= pause_split:
-        return _PAUSE_CUT_COST
-    return _CLAUSE_CUT_COST if ends_clause(before.text) else _OTHER_CUT_COST
+    if ends_clause(before.text):
+        return _CLAUSE_CUT_COST
+    return _PAUSE_CUT_COST if after.start - before.end >= pause_split else _OTHER_CUT_COST
 
 
 def _balanced_lines(texts: Sequence[str], max_chars: int, max_lines: int) -> list[str]:

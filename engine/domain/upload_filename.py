@@ -6,6 +6,13 @@ import unicodedata
 
 MAX_FILENAME_BYTES = 255
 
+# Characters that change how the text around them is shown: bidirectional embeddings,
+# overrides, isolates and marks ("clip\u202egnp.exe" reads "clipexe.png"), and the line and
+# paragraph separators that break a name over lines.
+INVISIBLE_LAYOUT_CHARACTERS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029"
+)
+
 
 class BadFilename(ValueError):
     pass
@@ -28,6 +35,8 @@ def check_upload_filename(name: str | None) -> str:
         raise BadFilename(f"filename {name!r} must be a plain name, without a path")
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise BadFilename(f"filename {name!r} contains control characters")
+    if any(ch in INVISIBLE_LAYOUT_CHARACTERS for ch in name):
+        raise BadFilename(f"filename {name!r} contains bidirectional controls or line separators")
     if len(name.encode()) > MAX_FILENAME_BYTES:
         raise BadFilename(f"filename is longer than {MAX_FILENAME_BYTES} bytes")
     return name

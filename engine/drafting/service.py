@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -47,9 +47,17 @@ def _version_slug(model_version: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", model_version).strip("-.")[:120]
 
 
-def start_drafting(uow: UnitOfWork, job_id: str, model_version: str, batch: int) -> int:
+def start_drafting(
+    uow: UnitOfWork,
+    job_id: str,
+    model_version: str,
+    batch: int,
+    speaks: Callable[[str], bool] | None = None,
+) -> int:
     """Move the job to drafting and send (through the outbox) the batches of task ids still
-    to draft; returns how many batches were sent."""
+    to draft; returns how many batches were sent. A job in a language the model does not
+    speak (``speaks``, e.g. WhisperDrafter.speaks) gets no draft: it goes on undrafted with a
+    warning in its stage history, as a wrong-language draft is worse than none."""
     with uow:
         job = uow.jobs.get(job_id, for_update=True)
         if job is None or job.stage not in (
@@ -57,6 +65,11 @@ def start_drafting(uow: UnitOfWork, job_id: str, model_version: str, batch: int)
             JobStage.DRAFTING.value,
             JobStage.DRAFTED.value,
         ):
+            return 0
+        language = str(job.spec.get("language") or "en")
+        if speaks is not None and not speaks(language) and job.stage != JobStage.DRAFTED.value:
+            _skip_drafting(uow, job, model_version, language)
+            uow.commit()
             return 0
         todo = [t.id for t in uow.drafts.tasks_without_draft(job_id, model_version)]
         if not todo and job.stage == JobStage.DRAFTED.value:
@@ -72,6 +85,14 @@ def start_drafting(uow: UnitOfWork, job_id: str, model_version: str, batch: int)
             emit(uow, PipelineEvent.BATCH_TO_DRAFT, job_id, task_ids)
         uow.commit()
         return len(batches)
+
+
+def _skip_drafting(uow: UnitOfWork, job: JobRow, model_version: str, language: str) -> None:
+    warning = f"warning: no drafts: the ASR model {model_version} does not speak {language!r}"
+    log.warning("job %s: %s", job.id, warning)
+    if job.stage != JobStage.DRAFTING.value:
+        move_job_to(uow, job, JobStage.DRAFTING, f"model {model_version}")
+    move_job_to(uow, job, JobStage.DRAFTED, warning)
 
 
 @dataclass(frozen=True)

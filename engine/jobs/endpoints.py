@@ -12,9 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from engine.api.body_limit import JOB_JSON_BODY_LIMIT
 from engine.api.deps import ClientId, Ctx, UoW
 from engine.jobs import service
 from engine.jobs.intake import IncomingFile, submit_job, submit_job_from_objects
+from engine.net.outbound_client import OutboundClient
 from engine.storage.object_keys import upload_key
 from schemas.jobs import JobDetail, JobFromObjects, JobPage, JobSpec, TaskPage, UploadUrl
 
@@ -59,7 +61,11 @@ async def create_job(request: Request, ctx: Ctx, client_id: ClientId) -> JobDeta
     settings = ctx.settings
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = await request.form(max_files=settings.max_files_per_job, max_fields=20)
+        # The spec field may be as large as the JSON form's whole body: a spec too large for
+        # either form gets the same 422 from JobSpec (schemas/jobs.py), not a parser's 400.
+        form = await request.form(
+            max_files=settings.max_files_per_job, max_fields=20, max_part_size=JOB_JSON_BODY_LIMIT
+        )
         raw_spec = form.get("spec")
         if not isinstance(raw_spec, str):
             raise HTTPException(422, "multipart field 'spec' (the job spec as JSON) is required")
@@ -67,6 +73,8 @@ async def create_job(request: Request, ctx: Ctx, client_id: ClientId) -> JobDeta
             spec = JobSpec.model_validate(json.loads(raw_spec))
         except json.JSONDecodeError as exc:
             raise HTTPException(422, f"spec is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise HTTPException(422, "spec is not valid JSON: nested too deeply") from exc
         except ValidationError as exc:
             raise HTTPException(422, _validation_detail(exc)) from exc
         uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
@@ -80,6 +88,7 @@ async def create_job(request: Request, ctx: Ctx, client_id: ClientId) -> JobDeta
             files=files,
             max_upload_bytes=settings.max_upload_bytes,
             max_files=settings.max_files_per_job,
+            outbound=OutboundClient.from_settings(settings),
         )
         await form.close()
     elif content_type.startswith("application/json"):
@@ -96,6 +105,7 @@ async def create_job(request: Request, ctx: Ctx, client_id: ClientId) -> JobDeta
             refs=body.sources,
             max_upload_bytes=settings.max_upload_bytes,
             max_files=settings.max_files_per_job,
+            outbound=OutboundClient.from_settings(settings),
         )
     else:
         raise HTTPException(415, "send multipart/form-data (spec + files) or application/json")
@@ -107,7 +117,7 @@ def list_jobs(
     uow: UoW,
     client_id: ClientId,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> JobPage:
     return service.list_jobs(uow, client_id, limit, offset)
 
@@ -124,7 +134,7 @@ def list_tasks(
     uow: UoW,
     client_id: ClientId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> TaskPage:
     expiry = timedelta(seconds=ctx.settings.presign_expiry_seconds)
     return service.list_tasks(

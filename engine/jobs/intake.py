@@ -15,7 +15,10 @@ from engine.domain.job_stage import JobStage
 from engine.domain.media_sniffing import SNIFF_BYTES, UnsupportedMedia, identify_upload
 from engine.domain.upload_filename import BadFilename, check_upload_filename
 from engine.jobs.errors import InvalidUpload, SourceNotFound, UnsupportedUpload, UploadTooLarge
+from engine.net.outbound import OutboundUrlRefused
+from engine.net.outbound_client import OutboundClient
 from engine.pipeline.outbox import route_stage_entered
+from engine.settings import get_settings
 from engine.storage.object_keys import InvalidObjectKey, client_prefix, object_key, validate_key
 from engine.storage.object_store import ObjectStore, ObjectTooLarge
 from engine.unit_of_work import UnitOfWork
@@ -62,6 +65,17 @@ def _check_deadline(spec: JobSpec) -> None:
     # Checked at intake only: a stored spec stays valid after its deadline passes.
     if spec.deadline is not None and spec.deadline <= datetime.now(UTC):
         raise InvalidUpload("deadline is in the past")
+
+
+def _check_callback(spec: JobSpec, outbound: OutboundClient | None) -> None:
+    """Refuse a callback the engine would not call (checked again when it is sent)."""
+    if spec.callback_url is None:
+        return
+    client = outbound or OutboundClient.from_settings(get_settings())
+    try:
+        client.check(str(spec.callback_url))
+    except OutboundUrlRefused as exc:
+        raise OutboundUrlRefused(f"callback_url refused: {exc.message}") from exc
 
 
 def _check_gold_names(spec: JobSpec, raw_names: Sequence[str | None]) -> None:
@@ -189,14 +203,17 @@ def submit_job(
     files: Sequence[IncomingFile],
     max_upload_bytes: int,
     max_files: int,
+    outbound: OutboundClient | None = None,
 ) -> str:
     """Create a job from uploaded files; returns its id. The files are streamed to the store
-    before any transaction opens; on any bad file nothing is kept and the error says why."""
+    before any transaction opens; on any bad file nothing is kept and the error says why.
+    ``outbound`` checks the callback URL (default: built from the process settings)."""
     if not files:
         raise InvalidUpload("a job needs at least one file")
     if len(files) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(files)}")
     _check_deadline(spec)
+    _check_callback(spec, outbound)
     _check_gold_names(spec, [f.filename for f in files])
     upload = _Upload(client_id, str(uuid.uuid4()), spec, max_upload_bytes)
     try:
@@ -217,11 +234,13 @@ def submit_job_from_objects(
     refs: Sequence[SourceRef],
     max_upload_bytes: int,
     max_files: int,
+    outbound: OutboundClient | None = None,
 ) -> str:
     """Create a job from objects the client already put in the store under its own prefix."""
     if len(refs) > max_files:
         raise InvalidUpload(f"a job takes at most {max_files} files, got {len(refs)}")
     _check_deadline(spec)
+    _check_callback(spec, outbound)
     _check_gold_names(spec, [ref.filename or ref.key.rsplit("/", 1)[-1] for ref in refs])
     own_prefix = client_prefix(client_id)
     for ref in refs:

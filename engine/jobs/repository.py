@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.db.models import JobRow, JobStageEventRow, SourceMediaRow, TaskRow
@@ -94,6 +94,17 @@ class JobRepository:
     def add_tasks(self, tasks: Sequence[TaskRow]) -> None:
         self.session.add_all(tasks)
         self.session.flush()
+
+    def set_task_statuses(self, statuses: Mapping[str, str]) -> None:
+        """Set each task's status (task id -> status), one UPDATE per status."""
+        by_status: dict[str, list[str]] = {}
+        for task_id, status in statuses.items():
+            by_status.setdefault(status, []).append(task_id)
+        for status, task_ids in by_status.items():
+            self.session.execute(
+                update(TaskRow).where(TaskRow.id.in_(task_ids)).values(status=status),
+                execution_options={"synchronize_session": "fetch"},
+            )
 
     def task_counts(self, job_id: str) -> dict[str, int]:
         rows = self.session.execute(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from typing import Annotated, BinaryIO, cast
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -26,12 +27,13 @@ CORS_HEADERS = {
 }
 
 
-def _check(ctx_secret: str, key: str, method: str, expires: int, signature: str) -> None:
-    if not verify_media_signature(key, method, expires, signature, ctx_secret, now=time.time()):
+def _check(keys: Sequence[str], key: str, method: str, expires: int, signature: str) -> None:
+    if not verify_media_signature(key, method, expires, signature, keys, now=time.time()):
         raise HTTPException(403, "media link is invalid or expired", headers=CORS_HEADERS)
 
 
-@router.api_route("/{key:path}", methods=["GET", "HEAD"])
+@router.head("/{key:path}", operation_id="head_media")
+@router.get("/{key:path}", operation_id="get_media")
 def get_media(
     key: str,
     ctx: Ctx,
@@ -39,7 +41,7 @@ def get_media(
     signature: Annotated[str, Query()],
 ) -> Response:
     # HEAD shares GET's signature: it reveals only the headers of what GET would serve.
-    _check(ctx.settings.signing_secret, key, "GET", expires, signature)
+    _check(ctx.settings.signing_keys(), key, "GET", expires, signature)
     info = ctx.store.stat(key)
     if info is None:
         raise HTTPException(404, "media not found", headers=CORS_HEADERS)
@@ -76,7 +78,7 @@ async def put_media(
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query()],
 ) -> Response:
-    _check(ctx.settings.signing_secret, key, "PUT", expires, signature)
+    _check(ctx.settings.signing_keys(), key, "PUT", expires, signature)
     limit = ctx.settings.max_upload_bytes
     with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as spool:
         size = 0

@@ -156,6 +156,22 @@ def finish_publishing(uow: UnitOfWork, job_id: str, projects: Sequence[int]) -> 
         return stage
 
 
+def fail_publishing(uow: UnitOfWork, job_id: str, reason: str) -> bool:
+    """Publishing cannot succeed (an error no retry mends, or retries spent): the job fails with
+    the reason instead of waiting in publishing. Single transaction; True when it moved."""
+    job = uow.jobs.get(job_id, for_update=True)
+    if job is None or job.stage != JobStage.PUBLISHING.value:
+        return False
+    move_job_to(uow, job, JobStage.FAILED, reason)
+    return True
+
+
+def publish_failure_reason(error: BaseException) -> str:
+    """What a client reads as the job's failure reason (first line of the error, bounded)."""
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"publishing failed: {type(error).__name__}: {first_line}"[:500]
+
+
 def _publish_detail(slots: int, projects: Sequence[int]) -> str:
     where = (
         f"Label Studio projects {', '.join(map(str, projects))} and the worker API"

@@ -9,7 +9,7 @@ from typing import Any
 from engine.domain.box_consensus import Box, BoxAnswer, aggregate_boxes
 from engine.domain.dawid_skene import CategoricalAnswer, dawid_skene
 from engine.domain.job_stage import JobKind
-from engine.domain.rover_vote import rover_vote
+from engine.domain.rover_vote import SurfaceWord, rover_vote
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,22 @@ def merge_texts(
     weights: Mapping[str, float],
     drafts: Mapping[str, str],
 ) -> dict[str, MergedResult]:
-    """ROVER per task, skill-weighted, with the ASR draft as a low-weight voter."""
+    """ROVER per task, skill-weighted, with the ASR draft as a low-weight voter.
+
+    The vote is on normalised tokens; the result's text is the consensus as the answers wrote
+    it (case, punctuation, numerals), and ``detail.words`` holds one entry per word of that
+    text (split on whitespace) with the share of voter weight behind it."""
     by_task: dict[str, list[tuple[str, str]]] = {}
     for a in answers:
         by_task.setdefault(a.task_id, []).append((a.worker_id, a.payload.get("text", "")))
     out = {}
     for task_id, pairs in by_task.items():
         vote = rover_vote(pairs, weights, asr_draft=drafts.get(task_id))
+        surface = vote.surface_words or tuple(SurfaceWord(w.word, w.agreement) for w in vote.words)
         out[task_id] = MergedResult(
-            {"text": vote.text},
+            {"text": vote.surface_text},
             vote.agreement,
-            {"words": [{"word": w.word, "agreement": round(w.agreement, 4)} for w in vote.words]},
+            {"words": [{"word": w.text, "agreement": round(w.agreement, 4)} for w in surface]},
             len(pairs),
         )
     return out

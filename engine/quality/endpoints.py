@@ -1,16 +1,22 @@
-"""QA reviewers' API (lease a result to check, accept or correct it) and workers' feedback."""
+"""QA reviewers' API (lease a result to check, accept or correct it) and workers' feedback.
+
+The review routes check the key before they read the body, as the worker routes do
+(engine/work/endpoints.py), and run their unit of work in one hop to the thread pool.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from engine.api.deps import Ctx, UoW
+from engine.api.deps import UoW, get_ctx, run_unit_of_work
+from engine.api.request_body import json_body_doc, read_json_body, read_optional_json_body
 from engine.quality import service
 from engine.quality.service import QualitySettings
-from engine.work.endpoints import Worker
+from engine.unit_of_work import UnitOfWork
+from engine.work.endpoints import Worker, WorkerKey, body_after_key, worker_for_key
 from schemas.work import FeedbackItem, ReviewLeaseView, ReviewNextRequest, ReviewSubmit
 
 router = APIRouter(tags=["review"])
@@ -21,14 +27,14 @@ router = APIRouter(tags=["review"])
     response_model=ReviewLeaseView,
     responses={204: {"description": "No result is waiting for review"}},
     summary="Lease the next result to review (reviewers only)",
+    openapi_extra=json_body_doc(ReviewNextRequest, required=False),
 )
-def next_review(
-    ctx: Ctx, uow: UoW, worker: Worker, body: ReviewNextRequest | None = None
-) -> ReviewLeaseView | Response:
-    lease = service.lease_review(
-        uow, worker.id, QualitySettings.from_settings(ctx.settings),
-        (body or ReviewNextRequest()).job_id,
-    )  # fmt: skip
+async def next_review(request: Request, key: WorkerKey) -> ReviewLeaseView | Response:
+    ctx = get_ctx(request)
+    body = await body_after_key(ctx, key, read_optional_json_body(request, ReviewNextRequest))
+    settings = QualitySettings.from_settings(ctx.settings)
+    job_id = body.job_id if body else None
+    lease = await run_unit_of_work(ctx, _lease_review, key, settings, job_id)
     if lease is None:
         return Response(status_code=204)
     return ReviewLeaseView(
@@ -40,13 +46,30 @@ def next_review(
     )  # fmt: skip
 
 
-@router.post("/v1/review/{lease_id}/submit", status_code=201, summary="Accept or correct")
-def submit_review(lease_id: str, body: ReviewSubmit, uow: UoW, worker: Worker) -> dict[str, object]:
-    review_id = service.submit_review_and_check_done(
-        uow, worker.id, lease_id, body.decision, body.answer,
+def _lease_review(
+    uow: UnitOfWork, key: str, settings: QualitySettings, job_id: str | None
+) -> service.ReviewLease | None:
+    return service.lease_review(uow, worker_for_key(uow, key).id, settings, job_id)
+
+
+@router.post(
+    "/v1/review/{lease_id}/submit",
+    status_code=201,
+    summary="Accept or correct",
+    openapi_extra=json_body_doc(ReviewSubmit, required=True),
+)
+async def submit_review(request: Request, lease_id: str, key: WorkerKey) -> dict[str, Any]:
+    ctx = get_ctx(request)
+    body = await body_after_key(ctx, key, read_json_body(request, ReviewSubmit))
+    review_id = await run_unit_of_work(ctx, _submit_review, key, lease_id, body)
+    return {"review_id": review_id, "status": "final"}
+
+
+def _submit_review(uow: UnitOfWork, key: str, lease_id: str, body: ReviewSubmit) -> int:
+    return service.submit_review_and_check_done(
+        uow, worker_for_key(uow, key).id, lease_id, body.decision, body.answer,
         client_review_id=body.client_review_id, time_spent_seconds=body.time_spent_seconds,
     )  # fmt: skip
-    return {"review_id": review_id, "status": "final"}
 
 
 @router.get(

@@ -3,13 +3,16 @@
 A link is ``{base_url}/v1/media/{key}?expires=<unix>&signature=<hex>``. The signature covers
 the HTTP method, the key and the expiry, so a GET link cannot be replayed as a PUT and neither
 can be extended or pointed at another key. The API's media route calls
-``verify_media_signature`` with the decoded path key and the query values.
+``verify_media_signature`` with the decoded path key and the query values, and the signing keys
+(``Settings.signing_keys``): new links are signed with the current key only, while links signed
+with a previous key keep working until they expire, so the secret can be rotated.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from urllib.parse import quote, urlencode
 
 MEDIA_ROUTE = "/v1/media/"
@@ -49,20 +52,28 @@ def verify_media_signature(
     method: str,
     expires_at: int,
     signature: str,
-    secret: str,
+    secret: str | Sequence[str],
     now: float,
 ) -> bool:
-    """True if ``signature`` is valid for this key/method and ``now`` is not past expiry."""
+    """True if ``signature`` is valid for this key/method under one of the signing keys
+    (``secret``: one key, or the current one and the previous ones) and ``now`` is not past
+    expiry."""
     try:
         expires = int(expires_at)
     except (TypeError, ValueError):
         return False
     if now > expires:
         return False
-    expected = _signature(key, method, expires, secret)
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    if not keys:
+        raise ValueError("signing secret must not be empty")
     # Compare bytes: compare_digest refuses non-ASCII str, and a forged value may be anything.
     given = signature.encode("utf-8", "replace") if isinstance(signature, str) else b""
-    return hmac.compare_digest(expected.encode(), given)
+    # Every key is tried, so the time taken does not tell which one matched.
+    matches = [
+        hmac.compare_digest(_signature(key, method, expires, k).encode(), given) for k in keys
+    ]
+    return any(matches)
 
 
 def content_disposition(filename: str, *, inline: bool = False) -> str:

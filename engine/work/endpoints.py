@@ -3,17 +3,23 @@
 These are the hottest routes of the engine. Each request does its whole unit of work (key
 check, use case, commit) in one hop to the thread pool (``run_unit_of_work``): FastAPI runs
 every sync dependency in a thread of its own, and those hops, not the SQL, were most of a
-request's time under load.
+request's time under load. The key is checked before the body: its presence in the route's
+first step, without a hop (``worker_key``), and its validity before any problem with the body is
+reported (``body_after_key``), so a caller without a valid key gets a 401 whatever it sends.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as AnyHTTPException
 
-from engine.api.deps import Ctx, UoW, run_unit_of_work
+from engine.api.deps import UoW, get_ctx, run_unit_of_work
+from engine.api.request_body import json_body_doc, read_json_body, read_optional_json_body
 from engine.bootstrap import EngineContext
 from engine.db.models import WorkerRow
 from engine.quality.triggers import after_answer
@@ -25,8 +31,11 @@ from schemas.work import DraftView, LeaseView, NextRequest, SubmitRequest, Submi
 
 router = APIRouter(prefix="/v1/work", tags=["work"])
 
+T = TypeVar("T")
 
-def worker_key(authorization: Annotated[str | None, Header()] = None) -> str:
+
+async def worker_key(authorization: Annotated[str | None, Header()] = None) -> str:
+    # Async: FastAPI runs a plain function dependency in a thread-pool hop of its own.
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise HTTPException(
@@ -39,16 +48,27 @@ def worker_key(authorization: Annotated[str | None, Header()] = None) -> str:
 WorkerKey = Annotated[str, Depends(worker_key)]
 
 
-def _authenticated(uow: UnitOfWork, key: str, *, lock: bool = False) -> WorkerRow:
+def worker_for_key(uow: UnitOfWork, key: str, *, lock: bool = False) -> WorkerRow:
     worker = authenticate_worker(uow, key, lock=lock)
     if worker is None:
         raise HTTPException(401, "invalid worker key", headers={"WWW-Authenticate": "Bearer"})
     return worker
 
 
+async def body_after_key(ctx: EngineContext, key: str, reading: Awaitable[T]) -> T:
+    """The body ``reading`` reads. When it is refused (over the route's limit, invalid,
+    missing) the key is checked first: a caller without a valid key learns nothing about what
+    it sent. Only this error path costs a hop of its own."""
+    try:
+        return await reading
+    except (RequestValidationError, AnyHTTPException):  # a 413 from the body limit too
+        await run_unit_of_work(ctx, worker_for_key, key)
+        raise
+
+
 def current_worker(uow: UoW, key: WorkerKey) -> WorkerRow:
     """The calling worker, for the less busy worker routes (review, feedback)."""
-    return _authenticated(uow, key)
+    return worker_for_key(uow, key)
 
 
 Worker = Annotated[WorkerRow, Depends(current_worker)]
@@ -63,10 +83,11 @@ def distribution_settings(ctx: EngineContext) -> DistributionSettings:
     response_model=LeaseView,
     responses={204: {"description": "No task is waiting for this worker"}},
     summary="Lease the next task (or get back the lease you hold)",
+    openapi_extra=json_body_doc(NextRequest, required=False),
 )
-async def next_task(
-    ctx: Ctx, key: WorkerKey, body: NextRequest | None = None
-) -> LeaseView | Response:
+async def next_task(request: Request, key: WorkerKey) -> LeaseView | Response:
+    ctx = get_ctx(request)
+    body = await body_after_key(ctx, key, read_optional_json_body(request, NextRequest))
     body = body or NextRequest()
     leased = await run_unit_of_work(ctx, _lease_next, key, body.job_id, distribution_settings(ctx))
     if leased is None:
@@ -95,7 +116,7 @@ def _lease_next(
     uow: UnitOfWork, key: str, job_id: str | None, settings: DistributionSettings
 ) -> tuple[Lease, LeasedTask] | None:
     # The key lookup also locks the worker's row: a worker's own leases go one at a time.
-    worker = _authenticated(uow, key, lock=True)
+    worker = worker_for_key(uow, key, lock=True)
     lease = service.lease_next(uow, worker.id, settings, job_id=job_id, locked_worker=worker)
     return (lease, service.leased_task(uow, lease)) if lease is not None else None
 
@@ -105,10 +126,13 @@ def _lease_next(
     response_model=SubmitResponse,
     status_code=201,
     summary="Submit the answer for a lease (idempotent by client_answer_id)",
+    openapi_extra=json_body_doc(SubmitRequest, required=True),
 )
 async def submit_answer(
-    ctx: Ctx, lease_id: str, body: SubmitRequest, key: WorkerKey, response: Response
+    request: Request, lease_id: str, key: WorkerKey, response: Response
 ) -> SubmitResponse:
+    ctx = get_ctx(request)
+    body = await body_after_key(ctx, key, read_json_body(request, SubmitRequest))
     result = await run_unit_of_work(ctx, _submit, key, lease_id, body)
     if result.replayed:
         response.status_code = 200
@@ -116,7 +140,7 @@ async def submit_answer(
 
 
 def _submit(uow: UnitOfWork, key: str, lease_id: str, body: SubmitRequest) -> service.SubmitResult:
-    worker = _authenticated(uow, key)
+    worker = worker_for_key(uow, key)
     result = service.submit(
         uow,
         worker.id,
@@ -132,10 +156,10 @@ def _submit(uow: UnitOfWork, key: str, lease_id: str, body: SubmitRequest) -> se
 
 
 @router.post("/{lease_id}/release", summary="Give the task back to the pool")
-async def release_lease(ctx: Ctx, lease_id: str, key: WorkerKey) -> dict[str, str]:
-    await run_unit_of_work(ctx, _release, key, lease_id)
+async def release_lease(request: Request, lease_id: str, key: WorkerKey) -> dict[str, str]:
+    await run_unit_of_work(get_ctx(request), _release, key, lease_id)
     return {"status": "released"}
 
 
 def _release(uow: UnitOfWork, key: str, lease_id: str) -> None:
-    service.release(uow, _authenticated(uow, key).id, lease_id)
+    service.release(uow, worker_for_key(uow, key).id, lease_id)

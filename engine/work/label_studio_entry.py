@@ -67,7 +67,7 @@ async def start_in_label_studio(
     signature: Annotated[str, Query()],
     job_id: Annotated[str | None, Query()] = None,
 ) -> Response:
-    if not verify_start_link(worker, signature, ctx.settings.signing_secret):
+    if not verify_start_link(worker, signature, ctx.settings.signing_keys()):
         raise HTTPException(403, INVALID_LINK)
     try:
         found = await run_unit_of_work(

@@ -10,10 +10,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy import String
+
 from engine.db.models import WorkerRow
 from engine.domain.lease_rules import WorkerStatus, WorkerTier
 from engine.errors import KaziError
 from engine.unit_of_work import UnitOfWork
+from engine.workforce.token_cipher import TokenCipher, default_token_cipher
 
 KEY_SCHEME = "kazw"
 HANDLE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -93,13 +96,46 @@ def authenticate_worker(uow: UnitOfWork, key: str, *, lock: bool = False) -> Wor
     return worker
 
 
+# The sealed token must fit the column (a 40-character legacy token takes 147 characters).
+_LS_TOKEN_TYPE = WorkerRow.__table__.c.ls_token.type
+LS_TOKEN_MAX_CHARS = _LS_TOKEN_TYPE.length if isinstance(_LS_TOKEN_TYPE, String) else None
+
+
 def link_label_studio_user(
-    uow: UnitOfWork, worker_id: str, ls_user_id: int, email: str, token: str
+    uow: UnitOfWork,
+    worker_id: str,
+    ls_user_id: int,
+    email: str,
+    token: str,
+    cipher: TokenCipher | None = None,
 ) -> None:
+    """Map the worker to its Label Studio user; the token is stored encrypted (``cipher``,
+    by default the one of this process's data key)."""
     worker = uow.workers.get(worker_id)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}")
-    worker.ls_user_id, worker.ls_email, worker.ls_token = ls_user_id, email, token
+    sealed = (cipher or default_token_cipher()).seal(token)
+    if LS_TOKEN_MAX_CHARS is not None and len(sealed) > LS_TOKEN_MAX_CHARS:
+        raise WorkerError("the Label Studio token is too long to store")
+    worker.ls_user_id, worker.ls_email, worker.ls_token = ls_user_id, email, sealed
+
+
+def label_studio_token(
+    uow: UnitOfWork, worker_id: str, cipher: TokenCipher | None = None
+) -> str | None:
+    """The worker's Label Studio token in clear, or None when it has none. A row still holding
+    a plain token (stored before encryption) or one sealed with a previous data key is
+    re-encrypted with the current key in this unit of work."""
+    worker = uow.workers.get(worker_id)
+    if worker is None:
+        raise WorkerNotFound(f"no worker {worker_id}")
+    if worker.ls_token is None:
+        return None
+    cipher = cipher or default_token_cipher()
+    token = cipher.open(worker.ls_token)
+    if cipher.needs_resealing(worker.ls_token):
+        worker.ls_token = cipher.seal(token)
+    return token
 
 
 def set_tier(uow: UnitOfWork, handle: str, tier: str) -> None:
@@ -125,14 +161,18 @@ def label_studio_email(handle: str) -> str:
 
 
 def enrol_in_label_studio(
-    uow: UnitOfWork, accounts: LabelStudioAccounts, worker_id: str, password: str
+    uow: UnitOfWork,
+    accounts: LabelStudioAccounts,
+    worker_id: str,
+    password: str,
+    cipher: TokenCipher | None = None,
 ) -> str:
     """Give the worker a Label Studio login (email + password) mapped to this worker; returns
-    the email. The worker's Label Studio token stays on the engine side."""
+    the email. The worker's Label Studio token stays on the engine side, encrypted."""
     worker = uow.workers.get(worker_id)
     if worker is None:
         raise WorkerNotFound(f"no worker {worker_id}")
     email = label_studio_email(worker.handle)
     user_id, token = accounts.sign_up_worker(email, password)
-    link_label_studio_user(uow, worker_id, user_id, email, token)
+    link_label_studio_user(uow, worker_id, user_id, email, token, cipher)
     return email

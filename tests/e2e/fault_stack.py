@@ -375,6 +375,8 @@ class FaultStack:
                 "KAZI_STORE_BACKEND": "local",
                 "KAZI_STORE_DIR": str(self.root / "objects"),
                 "KAZI_SIGNING_SECRET": f"fault-{uuid.uuid4().hex}",
+                "KAZI_WEBHOOK_SECRET": f"fault-hook-{uuid.uuid4().hex}",
+                "KAZI_DATA_KEY": f"fault-data-{uuid.uuid4().hex}",
                 "KAZI_PUBLIC_URL": self.api_url,
                 "KAZI_REVIEW_SAMPLE_RATE": "0",
                 # The engine is imported from this checkout, whatever the venv was built from.

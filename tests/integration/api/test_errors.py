@@ -70,13 +70,12 @@ CASES = [
     Case(
         "request body missing fields",
         "POST",
-        "/v1/work/some-lease/submit",
+        "/v1/jobs",
         422,
         "invalid_request",
-        "body.client_answer_id: Field required",
-        auth=False,
-        kwargs={"headers": {"Authorization": "Bearer kazw_x"}, "json": {"answer": {}}},
-        field_error_at=["body", "client_answer_id"],
+        "sources: Field required",
+        kwargs={"json": {"spec": {"kind": "transcription"}}},
+        field_error_at=["sources"],
     ),
     Case(
         "job spec with an unknown field",

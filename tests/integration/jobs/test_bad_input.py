@@ -116,7 +116,76 @@ CASES = [
         headers={"Authorization": "Bearer kazi_000000000000_not-a-real-key"},
     ),
     Case("missing API key", 401, "missing API key", headers={}),
+    Case(
+        "right-to-left override in a filename",
+        422,
+        "bidirectional controls or line separators",
+        files=[("clip\u202egnp.wav", WAV)],
+    ),
+    Case(
+        "line separator in a filename",
+        422,
+        "bidirectional controls or line separators",
+        files=[("clip\u2028.wav", WAV)],
+    ),
+    Case("NUL in a filename", 422, "control characters", files=[(b"clip\x00.wav", WAV)]),
+    Case(
+        "NUL in a label",
+        422,
+        "labels.1: Value error, must not contain control characters",
+        files=[("p.png", PNG)],
+        spec={"kind": "image_boxes", "labels": ["car", "b\x00us"]},
+    ),
+    Case(
+        "lone surrogate in a label",
+        422,
+        "labels.0: Input should be a valid string",
+        files=[("p.png", PNG)],
+        spec={"kind": "image_boxes", "labels": ["\ud800", "bus"]},
+    ),
+    Case(
+        "NUL in a gold transcript",
+        422,
+        "must not contain NUL characters",
+        spec={"kind": "transcription", "gold": [{"filename": "a.wav", "text": "a\x00b"}]},
+    ),
+    Case("spec nested too deeply", 422, "nested too deeply", spec="[" * 100_000),
+    Case(
+        "infinite gold box",
+        422,
+        "Input should be a finite number",
+        files=[("p.png", PNG)],
+        spec='{"kind": "image_boxes", "labels": ["car"], "gold": [{"filename": "p.png", '
+        '"boxes": [{"label": "car", "x": 0, "y": 0, "w": Infinity, "h": 1}]}]}',
+    ),
+    Case(
+        "NaN pay rate",
+        422,
+        "Input should be a finite number",
+        spec='{"kind": "transcription", "pay_rate": {"amount": NaN}}',
+    ),
 ]
+
+# Bounds of a spec, the same in both forms (multipart "spec" field or the JSON job).
+BIG_GOLD = [{"filename": f"{i}.wav", "text": "x" * 99_000} for i in range(11)]  # 1.09 MB
+BOX = {"label": "car", "x": 0, "y": 0, "w": 1, "h": 1}
+SPEC_BOUNDS = [
+    ("too many labels", {"kind": "image_boxes", "labels": [f"l{i}" for i in range(201)]},
+     "labels: List should have at most 200 items"),
+    ("a label too long", {"kind": "image_boxes", "labels": ["a" * 101, "b"]},
+     "labels.0: String should have at most 100 characters"),
+    ("too many gold files", {"kind": "transcription",
+                             "gold": [{"filename": f"{i}.wav", "text": "x"} for i in range(1001)]},
+     "gold: List should have at most 1000 items"),
+    ("a gold transcript too long", {"kind": "transcription",
+                                    "gold": [{"filename": "a.wav", "text": "x" * 100_001}]},
+     "gold.0.text: String should have at most 100000 characters"),
+    ("too many gold boxes", {"kind": "image_boxes", "labels": ["car"],
+                             "gold": [{"filename": "p.png", "boxes": [BOX] * 1001}]},
+     "gold.0.boxes: List should have at most 1000 items"),
+    ("a spec over 1 MiB", {"kind": "transcription", "gold": BIG_GOLD},
+     "the spec is larger than 1048576 bytes as JSON"),
+]  # fmt: skip
 
 
 def _raw_multipart(spec: str, files: list[tuple[bytes, bytes]]) -> tuple[bytes, str]:
@@ -242,3 +311,55 @@ def test_non_utf8_filename_is_read_as_latin1_and_never_used_in_keys(api, ctx, cl
     assert resp.json()["sources"][0]["filename"] == "café à la crème.wav"
     keys = list(ctx.store.list_keys(f"clients/{client_id}/"))
     assert len(keys) == 1 and keys[0].isascii()
+
+
+@pytest.mark.parametrize("form", ["multipart", "json"])
+@pytest.mark.parametrize(
+    ("spec", "message"), [c[1:] for c in SPEC_BOUNDS], ids=[c[0] for c in SPEC_BOUNDS]
+)
+def test_spec_bounds_hold_in_both_forms(api, ctx, client_auth, form, spec, message):
+    client_id, auth = client_auth
+    if form == "multipart":
+        case = Case("bounds", 422, message, spec=spec)
+        resp = _post(api, auth, case)
+    else:
+        sources = [{"key": f"clients/{client_id}/uploads/a.wav", "filename": "a.wav"}]
+        resp = api.post("/v1/jobs", headers=auth, json={"spec": spec, "sources": sources})
+    assert resp.status_code == 422, resp.text
+    assert message in resp.json()["detail"], resp.text
+    assert _object_count(ctx, client_id) == 0
+
+
+def test_a_spec_past_the_json_body_limit_is_refused_in_both_forms(api, client_auth):
+    from engine.api.body_limit import JOB_JSON_BODY_LIMIT
+
+    client_id, auth = client_auth
+    labels = [f"label-{i:07d}" for i in range(JOB_JSON_BODY_LIMIT // 14)]  # 17 MB as JSON
+    spec = {"kind": "image_boxes", "labels": labels}
+    resp = _post(api, auth, Case("huge", 400, "", files=[("p.png", PNG)], spec=spec))
+    assert resp.status_code == 400, resp.text
+    assert "Part exceeded maximum size of 4096KB" in resp.json()["detail"]
+    sources = [{"key": f"clients/{client_id}/uploads/a.png"}]
+    resp = api.post("/v1/jobs", headers=auth, json={"spec": spec, "sources": sources})
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["code"] == "request_too_large"
+
+
+def test_the_number_of_files_is_bounded_in_both_forms(ctx, client_auth):
+    from engine.api.app import create_app
+
+    client_id, auth = client_auth
+    two = dataclasses.replace(
+        ctx, settings=ctx.settings.model_copy(update={"max_files_per_job": 2})
+    )
+    with TestClient(create_app(two)) as api:
+        files = [("files", (f"{i}.wav", WAV, "audio/wav")) for i in range(3)]
+        resp = api.post("/v1/jobs", headers=auth, data={"spec": json.dumps(GOOD_SPEC)}, files=files)
+        # The multipart parser stops at the third file.
+        assert resp.status_code == 400, resp.text
+        assert "Too many files. Maximum number of files is 2." in resp.json()["detail"]
+        sources = [{"key": f"clients/{client_id}/uploads/{i}.wav"} for i in range(3)]
+        resp = api.post("/v1/jobs", headers=auth, json={"spec": GOOD_SPEC, "sources": sources})
+        assert resp.status_code == 422, resp.text
+        assert "a job takes at most 2 files, got 3" in resp.json()["detail"]
+    assert _object_count(ctx, client_id) == 0

@@ -16,7 +16,7 @@ import httpx
 from engine.labeling.label_studio_server import LabelStudioServer, free_port
 from tests.conftest import REPO_ROOT, TEST_VAR, WorkerProcess
 
-WEBHOOK_SECRET = f"hook-{uuid.uuid4().hex[:12]}"
+WEBHOOK_SECRET = f"hook-{uuid.uuid4().hex}"  # 32+ bytes: the engine refuses shorter
 
 
 @dataclass

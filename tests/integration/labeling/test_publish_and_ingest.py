@@ -14,16 +14,13 @@ from tests.conftest import SPEECH, make_client, wait_for_stage
 
 
 def _worker_with_login(ctx, gateway, handle: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    from engine.workforce.service import enrol_in_label_studio, register_worker
+    from engine.workforce.service import enrol_in_label_studio, label_studio_token, register_worker
 
     w = ctx.in_unit_of_work(register_worker, handle, "qualified")
     ctx.in_unit_of_work(enrol_in_label_studio, gateway, w.id, "Worker-pass-2026!")
-    with ctx.sessions() as session:
-        from engine.db.models import WorkerRow
-
-        row = session.get(WorkerRow, w.id)
-        assert row is not None and row.ls_token
-        return w.id, row.ls_token
+    token = ctx.in_unit_of_work(label_studio_token, w.id, ctx.token_cipher)
+    assert token
+    return w.id, token
 
 
 def _answers(ctx, job_id):  # type: ignore[no-untyped-def]

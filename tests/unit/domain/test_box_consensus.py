@@ -208,3 +208,72 @@ def test_simulated_workers_skill_weights_tighten_boxes() -> None:
     assert max(missed, key=missed.__getitem__) == "bad"
     assert max(extra, key=extra.__getitem__) == "bad"
     assert missed["good1"] <= 10 and extra["good1"] <= 5
+
+
+def test_box_match_counts_pairs_boxes_one_to_one_by_label_and_iou() -> None:
+    from engine.domain.box_consensus import box_match_counts
+
+    truth = [Box(0, 0, 10, 10, "car"), Box(20, 20, 30, 30, "dog")]
+    drawn = [
+        Box(1, 1, 10, 10, "car"),  # IoU 0.81
+        Box(0, 0, 10, 10, "car"),  # a second box on the same car: extra
+        Box(20, 20, 30, 30, "cat"),  # right place, wrong label
+    ]
+    assert box_match_counts(drawn, truth) == (1, 3, 2)
+    assert box_match_counts([], truth) == (0, 0, 2)
+    assert box_match_counts(truth, truth) == (2, 2, 2)
+
+
+def test_agreement_with_the_consensus_ranks_simulated_workers_as_the_truth_does() -> None:
+    """A careful worker (few misses, ~5 % label errors) agrees with the fused boxes more than
+    the poor one, and the consensus is closer to the truth than the poor worker."""
+    import random
+
+    from engine.domain.box_consensus import BoxAnswer, aggregate_boxes, box_match_counts
+    from engine.simulation.error_models import default_crowd, noisy_boxes
+
+    rng = random.Random(11)
+    crowd = default_crowd(5)
+    labels = ["car", "person", "dog"]
+
+    def boxes(payload: list[dict]) -> list[Box]:
+        return [Box(b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"], b["label"]) for b in payload]
+
+    def f1(counts: tuple[int, int, int]) -> float:
+        matched, drawn, true = counts
+        return 1.0 if drawn + true == 0 else 2 * matched / (drawn + true)
+
+    truth: dict[str, list[Box]] = {}
+    drawn: dict[tuple[str, str], list[Box]] = {}
+    for t in range(60):
+        image = f"img{t}"
+        true_boxes = []
+        for _ in range(rng.randint(1, 4)):
+            w, h = rng.uniform(40, 150), rng.uniform(40, 150)
+            x, y = rng.uniform(0, 640 - w), rng.uniform(0, 480 - h)
+            true_boxes.append({"label": rng.choice(labels), "x": x, "y": y, "w": w, "h": h})
+        truth[image] = boxes(true_boxes)
+        for profile in crowd:
+            drawn[image, profile.handle] = boxes(
+                noisy_boxes(true_boxes, 640, 480, profile, rng, labels=labels)
+            )
+    fused = aggregate_boxes(
+        [BoxAnswer(i, w, b) for (i, w), bs in drawn.items() for b in bs],
+        {image: [p.handle for p in crowd] for image in truth},
+    )
+    agreement: dict[str, float] = {}
+    accuracy: dict[str, float] = {}
+    for profile in crowd:
+        pairs = [
+            (drawn[i, profile.handle], [f.box for f in fused[i].boxes], truth[i]) for i in truth
+        ]
+        agreement[profile.handle] = sum(f1(box_match_counts(d, c)) for d, c, _ in pairs) / 60
+        accuracy[profile.handle] = sum(f1(box_match_counts(d, t)) for d, _, t in pairs) / 60
+    consensus = sum(f1(box_match_counts([f.box for f in fused[i].boxes], truth[i])) for i in truth)
+    by_agreement = sorted(agreement, key=agreement.__getitem__)
+    assert by_agreement[0] == "sim-poor-1"
+    assert (
+        min(agreement["sim-careful-1"], agreement["sim-careful-2"])
+        > max(agreement["sim-average-1"], agreement["sim-average-2"]) - 0.05
+    )
+    assert consensus / 60 > accuracy["sim-poor-1"]

@@ -1,5 +1,7 @@
+import pytest
+
 from engine.domain.draft import DraftWord
-from engine.domain.final_word_timing import time_final_text
+from engine.domain.final_word_timing import time_final_text, word_confidence
 
 
 def _w(word: str, start: float, end: float) -> DraftWord:
@@ -32,9 +34,25 @@ def test_words_beyond_the_draft_spread_to_the_segment_edges():
     assert tail[-1].source_end == 11.0 and tail[2].source_start == 10.6
 
 
-def test_agreements_become_word_confidence_and_empty_text_has_no_words():
-    words = time_final_text("the cat", DRAFT, 10.0, 12.0, agreements=[1.0, 0.4])
-    assert [w.probability for w in words] == [1.0, 0.4] and words[1].low_confidence
+def test_confidence_combines_agreement_with_the_draft_probability():
+    words = time_final_text(
+        "The cat, jumped", DRAFT, 10.0, 12.0, agreements=[1.0, 0.4, 0.2], answers=3
+    )
+    # Matched words: (3 * agreement + 0.9) / 4; "jumped" is not in the draft: agreement alone.
+    assert [w.probability for w in words] == pytest.approx([0.975, 0.525, 0.2])
+    assert [w.low_confidence for w in words] == [False, False, True]
+    assert all(0.0 <= w.probability <= 1.0 for w in words)
+
+
+def test_word_confidence_bounds_and_a_reviewers_text():
+    assert word_confidence(None, 0.3, 3) == 1.0  # a QA reviewer's word
+    assert word_confidence(0.5, None, 3) == 0.5
+    assert word_confidence(1.0, 1.0, 5) == 1.0 and word_confidence(0.0, 0.0, 5) == 0.0
+    assert word_confidence(0.6, 0.2, 1) == pytest.approx(0.4)
+    assert word_confidence(1.4, -0.1, 2) == pytest.approx(2 / 3)  # inputs clamped to [0, 1]
+
+
+def test_empty_text_has_no_words_and_no_draft_spreads_the_words():
     assert time_final_text("  ", DRAFT, 10.0, 12.0) == ()
     # No draft at all (a silent segment): the words spread over the segment.
     spread = time_final_text("a b", [], 0.0, 2.0)

@@ -6,11 +6,14 @@ from html.parser import HTMLParser
 import pytest
 
 from engine.deliverables.report_html import render_report_html
+from engine.domain.accuracy_estimate import CheckedTask
 from engine.domain.quality_report import (
+    DeliveredTask,
     DraftRevision,
     GoldTally,
     LateTask,
     ReviewedTask,
+    SourceFile,
     WorkerActivity,
     build_quality_report,
     wilson_interval,
@@ -75,31 +78,114 @@ def test_gold_review_and_estimated_accuracy() -> None:
     assert (review["reviewed"], review["accepted"], review["corrected"]) == (3, 2, 1)
     assert review["consensus_wer"] == pytest.approx(1 / 6, abs=1e-4)  # 1 error in 4 + 2 words
     assert review["wer_tasks"] == 2
-    low, high = wilson_interval(2, 3)
-    assert report["estimated_accuracy"] == {
-        "value": 0.6667,
-        "low": round(low, 4),
-        "high": round(high, 4),
-        "successes": 2,
-        "trials": 3,
-        "basis": "review",
-    }
+    # No delivered results were described: there is nothing to estimate.
+    assert report["estimated_accuracy"] is None
 
 
-def test_estimated_accuracy_falls_back_to_gold_then_to_nothing() -> None:
-    gold_only = build_quality_report(task_agreements={}, gold=[GoldTally("a", 9, 10)])
-    assert gold_only["estimated_accuracy"]["basis"] == "gold"
-    assert gold_only["estimated_accuracy"]["value"] == 0.9
-    assert build_quality_report(task_agreements={})["estimated_accuracy"] is None
+def _delivered(n: int, agreement: float, source: str = "talk.wav", **kw: object) -> list:
+    return [
+        DeliveredTask(f"{source}-{agreement}-{i}", source, agreement, seq=i, **kw)  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+
+
+def test_three_gold_answers_give_no_headline_but_say_what_would() -> None:
+    report = build_quality_report(
+        task_agreements={},
+        delivered=_delivered(40, 1.0),
+        gold_checks=[CheckedTask(1.0, True)] * 3,
+        sources=[SourceFile("talk.wav", "audio", 60.0)],
+    )
+    estimate = report["estimated_accuracy"]
+    assert estimate["headline"] is None and not estimate["conclusive"]
+    assert estimate["high"] - estimate["low"] > 0.10
+    assert estimate["gold_checks"] == 3 and estimate["delivered"] == 40
+    assert any("gold" in line for line in estimate["needed"])
+    html = render_report_html(report)
+    assert "not enough evidence" in html and "What would give a reliable estimate" in html
+
+
+def test_reviews_and_gold_calibrate_the_unreviewed_results() -> None:
+    reviewed = [
+        DeliveredTask(f"r{i}", "talk.wav", 0.95, reviewed=True, consensus_correct=i != 0, seq=i)
+        for i in range(60)
+    ]
+    report = build_quality_report(
+        task_agreements={},
+        delivered=reviewed + _delivered(100, 0.95),
+        gold_checks=[CheckedTask(0.95, True)] * 60,
+        sources=[SourceFile("talk.wav", "audio", 60.0)],
+    )
+    estimate = report["estimated_accuracy"]
+    assert estimate["conclusive"] and estimate["headline"] == estimate["value"]
+    # 1 wrong consensus in 120 checks at this agreement: nearly all of the rest are right.
+    assert 0.97 < estimate["value"] <= 1.0
+    assert estimate["low"] <= estimate["value"] <= estimate["high"]
+    assert estimate["reviewed"] == 60 and estimate["checked_tasks"] == 120
+    assert report["sources"][0]["accuracy"]["delivered"] == 160
+
+
+def test_per_source_wer_worst_segments_and_audio_links() -> None:
+    spans = dict(start_seconds=12.5, end_seconds=20.0, words=10)
+    bad = DeliveredTask(
+        "bad",
+        "my talk.wav",
+        0.7,
+        True,
+        False,
+        seq=3,
+        consensus_wer=0.25,
+        **spans,  # type: ignore[arg-type]
+    )
+    good = DeliveredTask("good", "my talk.wav", 1.0, True, True, seq=1, consensus_wer=0.0, **spans)  # type: ignore[arg-type]
+    other = DeliveredTask("o", "b.wav", 1.0, seq=1, words=5)
+    report = build_quality_report(
+        task_agreements={},
+        delivered=[bad, good, other],
+        sources=[SourceFile("my talk.wav", "audio", 30.0), SourceFile("b.wav", "audio", 5.0)],
+        kind="transcription",
+    )
+    first, second = report["sources"]
+    assert (first["name"], first["tasks"], first["reviewed"]) == ("my talk.wav", 2, 2)
+    assert first["wer"]["consensus_wer_on_checked"] == pytest.approx(0.125)
+    assert first["wer"]["checked_segments"] == 2
+    assert first["worst"][0]["task_id"] == "bad"
+    assert second["wer"]["estimated_delivered_wer"] is None  # nothing checked, wide interval
+    html = render_report_html(report)
+    assert 'href="my%20talk.wav#t=12.50,20.00"' in html
+    assert "0:12.5 – 0:20.0" in html
+    # Tasks are named by file, segment and span, not by id.
+    assert report["agreement"]["lowest"] == []  # no task_agreements passed
+    named = build_quality_report(task_agreements={"bad": 0.7}, delivered=[bad])
+    assert named["agreement"]["lowest"][0]["task"] == "my talk.wav #3 (0:12.5–0:20.0)"
+
+
+def test_a_box_job_has_no_transcript_sections_and_reports_precision_recall() -> None:
+    report = build_quality_report(
+        task_agreements={"i1": 0.9},
+        delivered=[
+            DeliveredTask("i1", "a.png", 0.9, True, True, box_counts=(3, 3, 4)),
+            DeliveredTask("i2", "a.png", 0.8, True, False, box_counts=(1, 2, 1)),
+        ],
+        sources=[SourceFile("a.png", "image")],
+        kind="image_boxes",
+        job={"id": "j", "kind": "image_boxes", "failed_sources": [], "cost": None},
+    )
+    assert report["draft_vs_final"] is None
+    boxes = report["sources"][0]["boxes"]
+    assert boxes == {"checked_tasks": 2, "precision": 0.8, "recall": 0.8}
+    html = render_report_html(report)
+    assert "Machine draft" not in html and "Draft vs final" not in html and "WER" not in html
+    assert "[]" not in html and "Files that failed" in html and "not priced" in html
 
 
 def test_draft_versus_final_wer() -> None:
     drafts = _full_report()["draft_vs_final"]
     assert drafts["tasks"] == 3
     assert drafts["per_task"] == [
-        {"task_id": "t1", "wer": 0.0},
-        {"task_id": "t2", "wer": 1.0},
-        {"task_id": "t4", "wer": 3.0},
+        {"task_id": "t1", "task": "t1", "wer": 0.0},
+        {"task_id": "t2", "task": "t2", "wer": 1.0},
+        {"task_id": "t4", "task": "t4", "wer": 3.0},
     ]
     assert drafts["mean_wer"] == pytest.approx(4 / 3, abs=1e-4)
     assert drafts["corpus_wer"] == pytest.approx(5 / 6, abs=1e-4)  # 5 errors, 3 + 2 + 1 words

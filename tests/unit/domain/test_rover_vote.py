@@ -174,3 +174,98 @@ def test_aggregate_with_given_weights_and_asr_drafts() -> None:
     assert result.consensus["t2"].text == "good night"
     assert result.worker_weights == {"a": 1.0, "b": 1.0}
     assert ASR_VOTER in result.consensus["t1"].voter_errors
+
+
+# --- surface form: what the deliverable shows ----------------------------------------------
+
+
+def test_answers_with_punctuation_and_case_come_out_with_them() -> None:
+    result = rover_vote(
+        [
+            ("a", "Good morning, and welcome to the Kazi Cooperative."),
+            ("b", "good morning and welcome to the kazi cooperative"),
+            ("c", "Good morning, and welcome to the Kazi co-operative."),
+        ]
+    )
+    assert result.text == "good morning and welcome to the kazi cooperative"  # what is voted on
+    assert result.surface_text == "Good morning, and welcome to the Kazi Cooperative."
+    assert [w.text for w in result.surface_words] == result.surface_text.split()
+
+
+def test_numerals_keep_the_form_the_majority_wrote() -> None:
+    digits = rover_vote([("a", "See you at 2 pm."), ("b", "See you at 2 pm."),
+                         ("c", "See you at two pm.")])  # fmt: skip
+    words = rover_vote([("a", "See you at two pm."), ("b", "See you at 2 pm."),
+                        ("c", "See you at two pm.")])  # fmt: skip
+    assert digits.text == words.text == "see you at two pm"
+    assert digits.surface_text == "See you at 2 pm."
+    assert words.surface_text == "See you at two pm."
+
+
+def test_a_number_written_as_one_word_or_several_is_voted_as_a_whole() -> None:
+    result = rover_vote(
+        [("a", "In 1839 it rained."), ("b", "In eighteen thirty-nine it rained."),
+         ("c", "In 1839 it rained.")]
+    )  # fmt: skip
+    assert result.surface_text == "In 1839 it rained."
+    assert [w.tokens for w in result.surface_words] == [1, 3, 1, 1]
+    minority = rover_vote(
+        [("a", "In 1839 it rained."), ("b", "In eighteen thirty-nine it rained."),
+         ("c", "In eighteen thirty-nine it rained.")]
+    )  # fmt: skip
+    assert minority.surface_text == "In eighteen thirty-nine it rained."
+
+
+def test_surface_ties_go_to_the_best_ranked_voter_and_weights_decide() -> None:
+    first = rover_vote([("a", "It is 2 pm now."), ("b", "It is two pm now.")])
+    second = rover_vote([("b", "It is two pm now."), ("a", "It is 2 pm now.")])
+    assert first.medoid == "a" and first.surface_text == "It is 2 pm now."
+    assert second.medoid == "b" and second.surface_text == "It is two pm now."
+    answers = [("expert", "welcome to Kazi"), ("x", "welcome to kazi"), ("y", "welcome to kazi")]
+    assert rover_vote(answers).surface_text == "Welcome to kazi"
+    weighted = rover_vote(answers, {"expert": 3.0, "x": 1.0, "y": 1.0})
+    assert weighted.surface_text == "Welcome to Kazi"
+
+
+def test_a_capital_that_only_starts_a_voters_sentence_counts_as_lower_case() -> None:
+    result = rover_vote(
+        [
+            ("a", "We met. Then we left."),
+            ("b", "We met, then we left."),
+            ("c", "We met, then we left."),
+        ]
+    )
+    assert result.surface_text == "We met, then we left."
+    # ... and the consensus's own sentence starts are capitalised, "I" stays a capital.
+    joined = rover_vote(
+        [("a", "we met. then I left."), ("b", "We met. Then I left."), ("c", "we met. then I left")]
+    )
+    assert joined.surface_text == "We met. Then I left."
+    pronoun = rover_vote(
+        [("a", "We left. I think so."), ("b", "We left, I think so."), ("c", "We left, I think.")]
+    )
+    assert pronoun.surface_text == "We left, I think so."
+
+
+def test_the_draft_votes_on_the_surface_and_lower_case_answers_stay_lower_case() -> None:
+    result = rover_vote(
+        [("a", "ask not what your country can do"), ("b", "ask not what your country can do")],
+        asr_draft="Ask not what your country can do.",
+    )
+    assert result.surface_text == "Ask not what your country can do"  # outvoted "do."
+    plain = rover_vote([("a", "ask not what"), ("b", "ask what")])
+    assert plain.surface_text == plain.text == "ask not what"
+
+
+def test_punctuation_typed_apart_stays_with_its_word() -> None:
+    result = rover_vote([("a", "wait — what?"), ("b", "wait — what?"), ("c", "wait what")])
+    assert result.surface_text == "wait — what?"  # no capitals in the answers: none added
+    assert [w.tokens for w in result.surface_words] == [1, 0, 1]
+    aggregated = aggregate_texts(
+        [
+            TextAnswer("t", w, text)
+            for w, text in [("a", "Hi, Bo."), ("b", "hi bo"), ("c", "Hi, Bo.")]
+        ]
+    )
+    assert aggregated.consensus["t"].surface_text == "Hi, Bo."
+    assert aggregated.consensus["t"].text == "hi bo"

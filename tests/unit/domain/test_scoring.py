@@ -8,6 +8,8 @@ from engine.domain.scoring import (
     corpus_error_counts,
     corpus_word_error_rate,
     mean_utterance_wer,
+    surface_word_error_rate,
+    transcript_wer,
     word_diff,
     word_error_counts,
     word_error_rate,
@@ -154,3 +156,14 @@ def test_spoken_form_spells_out_numbers_years_ordinals_and_titles() -> None:
     assert spoken_form(["2000", "1st", "12th", "20s", "mister"]) == [
         *("two", "thousand", "first", "twelfth", "20s", "mister")
     ]
+
+
+def test_surface_wer_counts_case_and_punctuation_and_collapses_only_whitespace() -> None:
+    reference = "Good morning, and welcome."
+    assert surface_word_error_rate(reference, "Good   morning,\nand welcome.") == 0.0
+    assert surface_word_error_rate(reference, "good morning and welcome") == 0.75
+    pairs = [(reference, "good morning, and welcome."), ("Ask not.", "Ask not.")]
+    both = transcript_wer(pairs)
+    assert both.normalised == 0.0
+    assert both.surface == pytest.approx(1 / 6)
+    assert both.reference_words == 6

@@ -99,12 +99,19 @@ def test_a_long_sentence_is_cut_after_a_comma_rather_than_anywhere() -> None:
     assert cues[0].text.endswith("word,")
 
 
-def test_a_pause_is_preferred_over_a_comma() -> None:
+def test_a_comma_is_preferred_over_a_pause() -> None:
     words = _spoken(" ".join(["word"] * 6 + ["word,"] + ["word"] * 13))
     # A 0.7 s pause after the 12th word: every later word starts 0.7 s later.
     paused = words[:12] + [TimedWord(w.text, w.start + 0.7, w.end + 0.7) for w in words[12:]]
     cues = build_cues(paused)
-    assert [len(c.text.split()) for c in cues] == [12, 8]
+    assert [len(c.text.split()) for c in cues] == [7, 13]
+    assert cues[0].text.endswith("word,")
+
+
+def test_without_a_comma_a_pause_is_preferred_over_any_other_cut() -> None:
+    words = _spoken(" ".join(["word"] * 20))
+    paused = words[:12] + [TimedWord(w.text, w.start + 0.7, w.end + 0.7) for w in words[12:]]
+    assert [len(c.text.split()) for c in build_cues(paused)] == [12, 8]
 
 
 def test_a_short_pause_is_not_a_preferred_cut() -> None:

@@ -179,3 +179,33 @@ def test_the_limit_applies_to_the_name_returned(stem: str, fits: bool) -> None:
     else:
         with pytest.raises(BadFilename, match="longer than 255 bytes"):
             check_upload_filename(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "clip\u202egnp.exe",  # RIGHT-TO-LEFT OVERRIDE: shown as "clipexe.png"
+        "clip\u202dx.wav",  # LEFT-TO-RIGHT OVERRIDE
+        "clip\u202a.wav",  # LEFT-TO-RIGHT EMBEDDING
+        "clip\u202b.wav",  # RIGHT-TO-LEFT EMBEDDING
+        "clip\u202c.wav",  # POP DIRECTIONAL FORMATTING
+        "clip\u2066.wav",  # LEFT-TO-RIGHT ISOLATE
+        "clip\u2067.wav",  # RIGHT-TO-LEFT ISOLATE
+        "clip\u2068.wav",  # FIRST STRONG ISOLATE
+        "clip\u2069.wav",  # POP DIRECTIONAL ISOLATE
+        "clip\u200e.wav",  # LEFT-TO-RIGHT MARK
+        "clip\u200f.wav",  # RIGHT-TO-LEFT MARK
+        "\u0635\u0648\u062a\u061c.mp3",  # ARABIC LETTER MARK
+        "clip\u2028.wav",  # LINE SEPARATOR
+        "clip\u2029.wav",  # PARAGRAPH SEPARATOR
+    ],
+)
+def test_bidirectional_controls_and_line_separators_are_refused(name: str) -> None:
+    with pytest.raises(BadFilename, match="bidirectional controls or line separators"):
+        check_upload_filename(name)
+
+
+def test_joiners_in_emoji_and_scripts_are_kept() -> None:
+    # Zero-width joiners are part of ordinary text (emoji sequences, Indic scripts).
+    for name in ["\U0001f468\u200d\U0001f469\u200d\U0001f467.png", "\u0915\u094d\u200d.wav"]:
+        assert check_upload_filename(name) == name

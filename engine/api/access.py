@@ -1,0 +1,169 @@
+"""Who may call each route: one declaration per operation, checked when the app is built.
+
+Every operation of the OpenAPI document (method + path template) names its caller here. The
+app refuses to start when an operation has no entry (or an entry names no operation), so a new
+route cannot ship without saying who may call it. The declaration goes into the OpenAPI
+document: ``x-kazi-callers`` on each operation, and its ``security`` requirement with the
+``securitySchemes`` below, so clients and the test suite read the same table.
+
+The routes enforce it themselves (their key, secret or signature checks); the authorization
+matrix test (tests/integration/security/) calls every operation with every kind of credential
+and checks the outcome against this table. docs/security.md describes the model.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from fastapi import FastAPI
+
+
+class Caller(StrEnum):
+    PUBLIC = "public"  # no credential (probes, CORS preflight)
+    CLIENT = "client"  # a client's API key; a client sees only its own jobs
+    WORKER = "worker"  # a worker's key, any tier
+    REVIEWER = "reviewer"  # a worker's key, tier reviewer
+    LABEL_STUDIO_WEBHOOK = "label_studio_webhook"  # the shared X-Kazi-Webhook-Secret header
+    SIGNED_LINK = "signed_link"  # an HMAC-signed media link or start-work link
+
+
+class Operation(NamedTuple):
+    method: str  # upper case, as in "GET"
+    path: str  # the OpenAPI path template, as in "/v1/jobs/{job_id}"
+
+
+ROUTE_CALLERS: dict[Operation, Caller] = {
+    Operation("GET", "/health"): Caller.PUBLIC,
+    Operation("GET", "/health/live"): Caller.PUBLIC,
+    Operation("GET", "/health/ready"): Caller.PUBLIC,
+    Operation("POST", "/v1/jobs"): Caller.CLIENT,
+    Operation("GET", "/v1/jobs"): Caller.CLIENT,
+    Operation("GET", "/v1/jobs/{job_id}"): Caller.CLIENT,
+    Operation("GET", "/v1/jobs/{job_id}/tasks"): Caller.CLIENT,
+    Operation("GET", "/v1/jobs/{job_id}/deliverables"): Caller.CLIENT,
+    Operation("POST", "/v1/uploads"): Caller.CLIENT,
+    Operation("GET", "/v1/callback-secret"): Caller.CLIENT,
+    Operation("GET", "/v1/media/{key}"): Caller.SIGNED_LINK,
+    Operation("HEAD", "/v1/media/{key}"): Caller.SIGNED_LINK,
+    Operation("PUT", "/v1/media/{key}"): Caller.SIGNED_LINK,
+    Operation("OPTIONS", "/v1/media/{key}"): Caller.PUBLIC,
+    Operation("POST", "/v1/work/next"): Caller.WORKER,
+    Operation("POST", "/v1/work/{lease_id}/submit"): Caller.WORKER,
+    Operation("POST", "/v1/work/{lease_id}/release"): Caller.WORKER,
+    Operation("GET", "/v1/work/feedback"): Caller.WORKER,
+    Operation("GET", "/v1/work/label-studio/start"): Caller.SIGNED_LINK,
+    Operation("POST", "/v1/review/next"): Caller.REVIEWER,
+    Operation("POST", "/v1/review/{lease_id}/submit"): Caller.REVIEWER,
+    Operation("POST", "/v1/hooks/label-studio"): Caller.LABEL_STUDIO_WEBHOOK,
+}
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "clientKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A client's API key: `Authorization: Bearer <key>` (or X-API-Key).",
+    },
+    "clientKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "A client's API key in its own header.",
+    },
+    "workerKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "kazw_<prefix>_<secret>",
+        "description": "A worker's key: `Authorization: Bearer <worker key>`. Review routes "
+        "take it from reviewers only (`x-kazi-callers: [reviewer]`).",
+    },
+    "labelStudioWebhook": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Kazi-Webhook-Secret",
+        "description": "The shared secret Label Studio sends with each webhook.",
+    },
+    "signedLink": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "signature",
+        "description": "An HMAC signature the engine put in a link it handed out (a media "
+        "link, with `expires`; a worker's start link, with `worker`).",
+    },
+}
+
+_SECURITY: dict[Caller, list[dict[str, list[str]]]] = {
+    Caller.PUBLIC: [],
+    Caller.CLIENT: [{"clientKey": []}, {"clientKeyHeader": []}],
+    Caller.WORKER: [{"workerKey": []}],
+    Caller.REVIEWER: [{"workerKey": []}],
+    Caller.LABEL_STUDIO_WEBHOOK: [{"labelStudioWebhook": []}],
+    Caller.SIGNED_LINK: [{"signedLink": []}],
+}
+
+# Header parameters that carry a credential: the security requirement documents them instead
+# (OpenAPI ignores a parameter named Authorization anyway).
+_CREDENTIAL_HEADERS = {"authorization", "x-api-key", "x-kazi-webhook-secret"}
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+class UndeclaredAccess(RuntimeError):
+    """An operation without a caller in ROUTE_CALLERS, or an entry for no operation."""
+
+
+def operations(document: dict[str, Any]) -> list[Operation]:
+    """Every operation of an OpenAPI document."""
+    return [
+        Operation(method.upper(), path)
+        for path, item in document.get("paths", {}).items()
+        for method in item
+        if method in _HTTP_METHODS
+    ]
+
+
+def check_declared(document: dict[str, Any]) -> None:
+    served = set(operations(document))
+    undeclared = sorted(served - ROUTE_CALLERS.keys())
+    stale = sorted(ROUTE_CALLERS.keys() - served)
+    problems = [f"{m} {p}: no caller declared in engine/api/access.py" for m, p in undeclared]
+    problems += [f"{m} {p}: declared in engine/api/access.py but not served" for m, p in stale]
+    if problems:
+        raise UndeclaredAccess("; ".join(problems))
+
+
+def _document_access(document: dict[str, Any]) -> None:
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in _HTTP_METHODS:
+                continue
+            caller = ROUTE_CALLERS[Operation(method.upper(), path)]
+            operation["x-kazi-callers"] = [caller.value]
+            operation["security"] = _SECURITY[caller]
+            parameters = [
+                p
+                for p in operation.get("parameters", [])
+                if not (
+                    p.get("in") == "header" and p.get("name", "").lower() in _CREDENTIAL_HEADERS
+                )
+            ]
+            if parameters:
+                operation["parameters"] = parameters
+            else:
+                operation.pop("parameters", None)
+
+
+def declare_access(app: FastAPI) -> None:
+    """Refuse an app with an undeclared operation; put the declaration into its OpenAPI
+    document. Call it once every router is included."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        check_declared(document)
+        _document_access(document)  # idempotent: the document is built once and cached
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    openapi()

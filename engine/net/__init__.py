@@ -1,0 +1,1 @@
+"""Outbound network access on a client's behalf (callbacks): the rules and the guarded client."""

@@ -1,0 +1,525 @@
+"""The authorization matrix: every operation of the OpenAPI document, called with every kind of
+credential, answers the status the table below says, and the table agrees with the routes'
+declared callers (engine/api/access.py).
+
+Rows are operations, columns credentials. ``link`` is a valid signed link for the object the
+row's request names (a media link for that key and method, a start link for that worker);
+``other_link`` is a valid signed link for another object (another key, another worker); on the
+other rows both send a valid media link's query, which grants nothing there. ``wrong`` sends
+made-up keys, secret and signature. Client B asks for client A's job: it must look missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from engine.api.access import ROUTE_CALLERS, Caller, Operation, UndeclaredAccess, operations
+from tests.conftest import make_client, wait_for_stage
+from tests.integration.work.conftest import publish_image_job
+from tests.media_samples import png_bytes
+
+
+class Cred(StrEnum):
+    NONE = "none"
+    WRONG = "wrong"
+    CLIENT_A = "client_a"
+    CLIENT_B = "client_b"
+    TRAINEE = "trainee"
+    QUALIFIED = "qualified"
+    REVIEWER = "reviewer"
+    WEBHOOK = "webhook"
+    LINK = "link"
+    OTHER_LINK = "other_link"
+
+
+# The expected status of each (operation, credential); the columns are Cred's, in order.
+# 422 on a link route: no link was sent (its expires/signature are required parameters).
+MATRIX = """
+                                        none wrong cli_a cli_b train qual  revw  hook  link  other
+GET     /health                         200  200   200   200   200   200   200   200   200   200
+GET     /health/live                    200  200   200   200   200   200   200   200   200   200
+GET     /health/ready                   200  200   200   200   200   200   200   200   200   200
+POST    /v1/jobs                        401  401   201   201   401   401   401   401   401   401
+GET     /v1/jobs                        401  401   200   200   401   401   401   401   401   401
+GET     /v1/jobs/{job_id}               401  401   200   404   401   401   401   401   401   401
+GET     /v1/jobs/{job_id}/tasks         401  401   200   404   401   401   401   401   401   401
+GET     /v1/jobs/{job_id}/deliverables  401  401   200   404   401   401   401   401   401   401
+POST    /v1/uploads                     401  401   201   201   401   401   401   401   401   401
+GET     /v1/callback-secret             401  401   200   200   401   401   401   401   401   401
+GET     /v1/media/{key}                 422  403   422   422   422   422   422   422   200   403
+HEAD    /v1/media/{key}                 422  403   422   422   422   422   422   422   200   403
+PUT     /v1/media/{key}                 422  403   422   422   422   422   422   422   200   403
+OPTIONS /v1/media/{key}                 204  204   204   204   204   204   204   204   204   204
+POST    /v1/work/next                   401  401   401   401   200   200   200   401   401   401
+POST    /v1/work/{lease_id}/submit      401  401   401   401   404   201   404   401   401   401
+POST    /v1/work/{lease_id}/release     401  401   401   401   404   200   404   401   401   401
+GET     /v1/work/feedback               401  401   401   401   200   200   200   401   401   401
+GET     /v1/work/label-studio/start     422  403   422   422   422   422   422   422   200   403
+POST    /v1/review/next                 401  401   401   401   403   403   200   401   401   401
+POST    /v1/review/{lease_id}/submit    401  401   401   401   404   404   201   401   401   401
+POST    /v1/hooks/label-studio          401  401   401   401   401   401   401   200   401   401
+"""
+
+
+def _parse(matrix: str) -> dict[Operation, dict[Cred, int]]:
+    rows = [line.split() for line in matrix.strip().splitlines()[1:]]
+    return {
+        Operation(method, path): dict(zip(Cred, map(int, codes), strict=True))
+        for method, path, *codes in rows
+    }
+
+
+EXPECTED = _parse(MATRIX)
+
+# The credentials each declared caller accepts.
+ACCEPTED: dict[Caller, set[Cred]] = {
+    Caller.PUBLIC: set(Cred),
+    Caller.CLIENT: {Cred.CLIENT_A, Cred.CLIENT_B},
+    Caller.WORKER: {Cred.TRAINEE, Cred.QUALIFIED, Cred.REVIEWER},
+    Caller.REVIEWER: {Cred.REVIEWER},
+    Caller.LABEL_STUDIO_WEBHOOK: {Cred.WEBHOOK},
+    Caller.SIGNED_LINK: {Cred.LINK},
+}
+REFUSED = {401, 403}
+GARBAGE_SIGNATURE = "0" * 64
+WORKER_CREDS = {Cred.TRAINEE: "trainee", Cred.QUALIFIED: "qualified", Cred.REVIEWER: "reviewer"}
+
+
+def _query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _register(ctx: Any, tier: str) -> tuple[str, dict[str, str]]:
+    from engine.workforce.service import register_worker
+
+    worker = ctx.in_unit_of_work(register_worker, f"sec-{uuid.uuid4().hex[:10]}", tier)
+    return worker.id, {"Authorization": f"Bearer {worker.api_key}"}
+
+
+def _answer_all(api: TestClient, auth: dict[str, str], job_id: str, label: str) -> list[str]:
+    """Answer every task of the job this worker may take; the lease ids it answered."""
+    leases = []
+    while (
+        resp := api.post("/v1/work/next", headers=auth, json={"job_id": job_id})
+    ).status_code == 200:
+        lease_id = resp.json()["lease_id"]
+        body = {"client_answer_id": str(uuid.uuid4()), "answer": {"label": label}}
+        answered = api.post(f"/v1/work/{lease_id}/submit", headers=auth, json=body)
+        assert answered.status_code == 201, answered.text
+        leases.append(lease_id)
+    assert resp.status_code == 204, resp.text
+    return leases
+
+
+REVIEW_LABELS = ["cat", "dog", "bird", "fish"]
+
+
+@dataclass(frozen=True)
+class ReviewJob:
+    job_id: str
+    trainee: dict[str, str]  # the trainee who answered every task
+    trainee_leases: list[str]  # the trainee's answer leases
+
+
+def review_job(api: TestClient, ctx: Any, auth: dict[str, str], worker: Any, n: int) -> ReviewJob:
+    """A job whose every result waits for review: three workers give three different labels
+    (no label has the agreement that skips review)."""
+    job_id = publish_image_job(api, ctx, auth, worker, n, overlap=3, labels=REVIEW_LABELS)
+    answered = {}
+    for tier, label in (("qualified", "cat"), ("qualified", "dog"), ("trainee", "bird")):
+        _, worker_auth = _register(ctx, tier)
+        leases = _answer_all(api, worker_auth, job_id, label)
+        assert len(leases) == n
+        answered[tier] = (worker_auth, leases)
+    assert (
+        wait_for_stage(ctx, job_id, {"reviewing", "assembling", "failed"}, 180, worker)
+        == "reviewing"
+    )
+    trainee, trainee_leases = answered["trainee"]
+    return ReviewJob(job_id, trainee, trainee_leases)
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class World:
+    """Two clients, three workers (one per tier), A's open job, A's job in review, links."""
+
+    api: TestClient
+    ctx: Any
+    headers: dict[Cred, dict[str, str]]
+    open_job: str
+    review_job: str
+    media_key: str
+    media_query: dict[str, str]  # a GET link for media_key
+    other_media_query: dict[str, str]  # a GET link for another object
+    upload_key: str
+    upload_query: dict[str, str]  # a PUT link for upload_key
+    other_upload_query: dict[str, str]  # a PUT link for another client's upload
+    start_worker: str
+    start_query: dict[str, str]  # the start link of start_worker
+    other_start_query: dict[str, str]  # start_worker's id with another worker's signature
+    _review_lease: str | None = None
+
+    def lease_of(self, cred: Cred) -> str:
+        """The worker's live lease on the open job (asking again returns the one it holds)."""
+        resp = self.api.post(
+            "/v1/work/next", headers=self.headers[cred], json={"job_id": self.open_job}
+        )
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["lease_id"])
+
+    def review_lease(self) -> str:
+        """One review lease of the reviewer, taken once (each call of review/next takes one)."""
+        if self._review_lease is None:
+            resp = self.api.post(
+                "/v1/review/next",
+                headers=self.headers[Cred.REVIEWER],
+                json={"job_id": self.review_job},
+            )
+            assert resp.status_code == 200, resp.text
+            self._review_lease = str(resp.json()["lease_id"])
+        return self._review_lease
+
+    def link_query(self, operation: Operation, cred: Cred) -> dict[str, str]:
+        """The query a link credential adds to the row's request."""
+        start = operation.path == "/v1/work/label-studio/start"
+        if cred is Cred.WRONG:
+            if start:
+                return {"worker": self.start_worker, "signature": GARBAGE_SIGNATURE}
+            return {"expires": str(int(time.time()) + 3600), "signature": GARBAGE_SIGNATURE}
+        if start:
+            links = {Cred.LINK: self.start_query, Cred.OTHER_LINK: self.other_start_query}
+        elif operation == Operation("PUT", "/v1/media/{key}"):
+            links = {Cred.LINK: self.upload_query, Cred.OTHER_LINK: self.other_upload_query}
+        else:  # the media rows; elsewhere a media link is sent where it grants nothing
+            links = {Cred.LINK: self.media_query, Cred.OTHER_LINK: self.other_media_query}
+        return links.get(cred, {})
+
+
+def _new_job_call(_: World) -> Call:
+    spec = {"kind": "image_classification", "labels": ["cat", "dog"], "gold_ratio": 0.0}
+    files = [("files", ("one.png", png_bytes(33, 21, (10, 200, 30)), "image/png"))]
+    return Call("POST", "/v1/jobs", kwargs={"data": {"spec": json.dumps(spec)}, "files": files})
+
+
+def _submit_answer(w: World) -> Call:
+    body = {"client_answer_id": str(uuid.uuid4()), "answer": {"label": "cat"}}
+    return Call("POST", f"/v1/work/{w.lease_of(Cred.QUALIFIED)}/submit", kwargs={"json": body})
+
+
+def _submit_review(w: World) -> Call:
+    body = {"client_review_id": str(uuid.uuid4()), "decision": "accept"}
+    return Call("POST", f"/v1/review/{w.review_lease()}/submit", kwargs={"json": body})
+
+
+# The request each row sends (the credential is added to it).
+REQUESTS: dict[Operation, Callable[[World], Call]] = {
+    Operation("GET", "/health"): lambda w: Call("GET", "/health"),
+    Operation("GET", "/health/live"): lambda w: Call("GET", "/health/live"),
+    Operation("GET", "/health/ready"): lambda w: Call("GET", "/health/ready"),
+    Operation("POST", "/v1/jobs"): _new_job_call,
+    Operation("GET", "/v1/jobs"): lambda w: Call("GET", "/v1/jobs", {"limit": "200"}),
+    Operation("GET", "/v1/jobs/{job_id}"): lambda w: Call("GET", f"/v1/jobs/{w.open_job}"),
+    Operation("GET", "/v1/jobs/{job_id}/tasks"): lambda w: Call(
+        "GET", f"/v1/jobs/{w.open_job}/tasks"
+    ),
+    Operation("GET", "/v1/jobs/{job_id}/deliverables"): lambda w: Call(
+        "GET", f"/v1/jobs/{w.open_job}/deliverables"
+    ),
+    Operation("POST", "/v1/uploads"): lambda w: Call("POST", "/v1/uploads"),
+    Operation("GET", "/v1/callback-secret"): lambda w: Call("GET", "/v1/callback-secret"),
+    Operation("GET", "/v1/media/{key}"): lambda w: Call("GET", f"/v1/media/{w.media_key}"),
+    Operation("HEAD", "/v1/media/{key}"): lambda w: Call("HEAD", f"/v1/media/{w.media_key}"),
+    Operation("PUT", "/v1/media/{key}"): lambda w: Call(
+        "PUT", f"/v1/media/{w.upload_key}", kwargs={"content": b"uploaded by the matrix"}
+    ),
+    Operation("OPTIONS", "/v1/media/{key}"): lambda w: Call("OPTIONS", f"/v1/media/{w.media_key}"),
+    Operation("POST", "/v1/work/next"): lambda w: Call(
+        "POST", "/v1/work/next", kwargs={"json": {"job_id": w.open_job}}
+    ),
+    Operation("POST", "/v1/work/{lease_id}/submit"): _submit_answer,
+    Operation("POST", "/v1/work/{lease_id}/release"): lambda w: Call(
+        "POST", f"/v1/work/{w.lease_of(Cred.QUALIFIED)}/release"
+    ),
+    Operation("GET", "/v1/work/feedback"): lambda w: Call("GET", "/v1/work/feedback"),
+    Operation("GET", "/v1/work/label-studio/start"): lambda w: Call(
+        "GET", "/v1/work/label-studio/start", {"job_id": w.open_job}
+    ),
+    Operation("POST", "/v1/review/next"): lambda w: Call(
+        "POST", "/v1/review/next", kwargs={"json": {"job_id": w.review_job}}
+    ),
+    Operation("POST", "/v1/review/{lease_id}/submit"): _submit_review,
+    Operation("POST", "/v1/hooks/label-studio"): lambda w: Call(
+        "POST", "/v1/hooks/label-studio", kwargs={"json": {"action": "PROJECT_CREATED"}}
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def security_api(ctx: Any) -> Iterator[TestClient]:
+    from engine.api.app import create_app
+
+    # A 500 is a matrix cell like any other, not an exception in the test.
+    with TestClient(create_app(ctx), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> World:
+    from engine.work.start_links import start_link
+
+    api = security_api
+    _, client_a = make_client(ctx)
+    _, client_b = make_client(ctx)
+    workers = {cred: _register(ctx, tier) for cred, tier in WORKER_CREDS.items()}
+    open_job = publish_image_job(api, ctx, client_a, celery_worker_process, 6, overlap=3)
+    in_review = review_job(api, ctx, client_a, celery_worker_process, 3)
+
+    tasks = api.get(f"/v1/jobs/{open_job}/tasks", headers=client_a).json()["items"]
+    first, second = tasks[0]["media_url"], tasks[1]["media_url"]
+    upload = api.post("/v1/uploads", headers=client_a).json()
+    other_upload = api.post("/v1/uploads", headers=client_b).json()
+    start_worker, _ = _register(ctx, "qualified")
+    secret = ctx.settings.signing_secret
+    base = ctx.settings.public_url
+    other_start = _query(start_link(base, workers[Cred.TRAINEE][0], secret))
+    return World(
+        api=api,
+        ctx=ctx,
+        headers={
+            Cred.NONE: {},
+            Cred.WRONG: {
+                "Authorization": "Bearer kazw_0123456789ab_not-a-real-key",
+                "X-API-Key": "kazi_not-a-real-key",
+                "X-Kazi-Webhook-Secret": "not-the-secret",
+            },
+            Cred.CLIENT_A: client_a,
+            Cred.CLIENT_B: client_b,
+            **{cred: auth for cred, (_, auth) in workers.items()},
+            Cred.WEBHOOK: {"X-Kazi-Webhook-Secret": ctx.settings.webhook_secret},
+            Cred.LINK: {},
+            Cred.OTHER_LINK: {},
+        },
+        open_job=open_job,
+        review_job=in_review.job_id,
+        media_key=_path(first).removeprefix("/v1/media/"),
+        media_query=_query(first),
+        other_media_query=_query(second),
+        upload_key=upload["key"],
+        upload_query=_query(upload["url"]),
+        other_upload_query=_query(other_upload["url"]),
+        start_worker=start_worker,
+        start_query=_query(start_link(base, start_worker, secret)),
+        other_start_query={"worker": start_worker, "signature": other_start["signature"]},
+    )
+
+
+def test_every_documented_operation_has_a_row(security_api: TestClient) -> None:
+    documented = set(operations(security_api.get("/openapi.json").json()))
+    missing = sorted(documented - EXPECTED.keys())
+    assert not missing, f"operations without a row in the authorization matrix: {missing}"
+    assert not sorted(EXPECTED.keys() - documented), "matrix rows for operations not served"
+    assert EXPECTED.keys() == REQUESTS.keys()
+
+
+def test_the_matrix_agrees_with_the_declared_callers() -> None:
+    """A credential the row's caller accepts is never refused; any other is never served."""
+    wrong = []
+    for operation, row in EXPECTED.items():
+        accepted = ACCEPTED[ROUTE_CALLERS[operation]]
+        for cred, status in row.items():
+            if (cred in accepted and status in REFUSED) or (cred not in accepted and status < 400):
+                wrong.append(f"{operation.method} {operation.path} {cred}: {status}")
+    assert not wrong, wrong
+
+
+def test_the_document_publishes_each_operations_callers(security_api: TestClient) -> None:
+    document = security_api.get("/openapi.json").json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["clientKeyHeader"] == {
+        **schemes["clientKeyHeader"],
+        "in": "header",
+        "name": "X-API-Key",
+    }
+    assert schemes["workerKey"]["scheme"] == "bearer"
+    assert schemes["labelStudioWebhook"]["name"] == "X-Kazi-Webhook-Secret"
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            caller = ROUTE_CALLERS[Operation(method.upper(), path)]
+            assert operation["x-kazi-callers"] == [caller.value], (method, path)
+            names = {name for requirement in operation["security"] for name in requirement}
+            assert names <= schemes.keys()
+            assert (caller is Caller.PUBLIC) == (operation["security"] == []), (method, path)
+            # Credentials are described by the security requirement, not as parameters.
+            headers = {
+                p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"
+            }
+            assert not headers & {"authorization", "x-api-key", "x-kazi-webhook-secret"}
+
+
+def test_the_security_doc_lists_every_operation_with_its_caller() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "security.md").read_text()
+    rows = re.findall(r"^\| `([A-Z]+) (\S+)` \| (\w+) \|", doc, flags=re.MULTILINE)
+    listed = {Operation(method, path): caller for method, path, caller in rows}
+    assert listed == {operation: caller.value for operation, caller in ROUTE_CALLERS.items()}
+
+
+def test_an_app_with_an_undeclared_route_is_refused(
+    ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.api.app import create_app
+
+    monkeypatch.delitem(ROUTE_CALLERS, Operation("GET", "/v1/jobs/{job_id}"))
+    with pytest.raises(UndeclaredAccess, match=r"GET /v1/jobs/\{job_id\}: no caller declared"):
+        create_app(ctx)
+    monkeypatch.undo()
+    app = create_app(ctx)
+    app.get("/v1/unguarded")(lambda: {"open": True})
+    app.openapi_schema = None  # rebuilt with the route added after create_app
+    with pytest.raises(UndeclaredAccess, match="GET /v1/unguarded"):
+        app.openapi()
+
+
+def _send(world: World, operation: Operation, cred: Cred) -> Any:
+    call = REQUESTS[operation](world)
+    query = {**call.query, **world.link_query(operation, cred)}
+    return world.api.request(
+        call.method, call.path, params=query, headers=world.headers[cred], **call.kwargs
+    )
+
+
+@pytest.mark.parametrize(
+    "operation", list(EXPECTED), ids=[f"{o.method} {o.path}" for o in EXPECTED]
+)
+def test_each_credential_gets_the_documented_status(world: World, operation: Operation) -> None:
+    differ = []
+    for cred, expected in EXPECTED[operation].items():
+        resp = _send(world, operation, cred)
+        if resp.status_code != expected:
+            differ.append(f"{cred}: expected {expected}, got {resp.status_code} {resp.text[:200]}")
+    assert not differ, f"{operation.method} {operation.path}:\n" + "\n".join(differ)
+
+
+def test_another_clients_jobs_stay_out_of_its_listing(world: World) -> None:
+    def listed(cred: Cred) -> set[str]:
+        resp = world.api.get("/v1/jobs", params={"limit": 200}, headers=world.headers[cred])
+        return {job["id"] for job in resp.json()["items"]}
+
+    assert {world.open_job, world.review_job} <= listed(Cred.CLIENT_A)
+    assert not {world.open_job, world.review_job} & listed(Cred.CLIENT_B)
+    secrets = {
+        world.api.get("/v1/callback-secret", headers=world.headers[c]).json()["secret"]
+        for c in (Cred.CLIENT_A, Cred.CLIENT_B)
+    }
+    assert len(secrets) == 2
+
+
+def test_a_link_grants_one_method_on_one_key_until_it_expires(world: World) -> None:
+    from engine.storage.signed_urls import sign_media_url
+
+    secret = world.ctx.settings.signing_secret
+    path = f"/v1/media/{world.media_key}"
+    # A GET link does not upload, and a PUT link does not download.
+    put = world.api.put(path, params=world.media_query, content=b"overwrite")
+    assert put.status_code == 403
+    assert (
+        world.api.get(f"/v1/media/{world.upload_key}", params=world.upload_query).status_code == 403
+    )
+    # Its expiry is signed: moving it on breaks the signature; a link past it is refused.
+    later = {**world.media_query, "expires": str(int(world.media_query["expires"]) + 3600)}
+    assert world.api.get(path, params=later).status_code == 403
+    expired = sign_media_url("", world.media_key, "GET", int(time.time()) - 1, secret)
+    assert world.api.get(path, params=_query(expired)).status_code == 403
+    assert world.api.get(path, params=world.media_query).status_code == 200
+
+
+def test_a_trainee_cannot_finalize_a_result_through_the_review_route(
+    security_api: TestClient, ctx: Any, celery_worker_process: Any
+) -> None:
+    """The reported fault: a trainee who answered a task sent their answer lease to
+    POST /v1/review/{lease}/submit and their answer became the final result."""
+    from engine.db.models import TaskResultRow
+    from engine.workforce.service import set_tier
+
+    api = security_api
+    _, client = make_client(ctx)
+    job = review_job(api, ctx, client, celery_worker_process, 2)
+    job_id, trainee = job.job_id, job.trainee
+
+    def results() -> dict[str, Any]:
+        with ctx.sessions() as session:
+            rows = session.scalars(select(TaskResultRow).where(TaskResultRow.job_id == job_id))
+            return {r.task_id: (r.status, r.consensus, r.final) for r in rows}
+
+    before = results()
+    assert all(status == "in_review" and final is None for status, _, final in before.values())
+    correction = {"client_review_id": "c1", "decision": "correct", "answer": {"label": "fish"}}
+    for lease_id in job.trainee_leases:
+        for body in (correction, {"client_review_id": "a1", "decision": "accept"}):
+            resp = api.post(f"/v1/review/{lease_id}/submit", headers=trainee, json=body)
+            assert resp.status_code == 404, resp.text
+    # Nor with a reviewer's review lease, nor as a reviewer demoted while holding one.
+    _, reviewer = _register(ctx, "reviewer")
+    held = api.post("/v1/review/next", headers=reviewer, json={"job_id": job_id}).json()["lease_id"]
+    assert (
+        api.post(f"/v1/review/{held}/submit", headers=trainee, json=correction).status_code == 404
+    )
+    demoted_id, demoted = _register(ctx, "reviewer")
+    lease = api.post("/v1/review/next", headers=demoted, json={"job_id": job_id}).json()["lease_id"]
+    ctx.in_unit_of_work(set_tier, _handle(ctx, demoted_id), "trainee")
+    refused = api.post(f"/v1/review/{lease}/submit", headers=demoted, json=correction)
+    assert refused.status_code == 403, refused.text
+    assert results() == before
+
+    # The reviewer accepts both: the delivered labels are the consensus, never the trainee's.
+    accept = {"client_review_id": "a2", "decision": "accept"}
+    assert api.post(f"/v1/review/{held}/submit", headers=reviewer, json=accept).status_code == 201
+    ctx.in_unit_of_work(set_tier, _handle(ctx, demoted_id), "reviewer")
+    assert api.post(f"/v1/review/{lease}/submit", headers=demoted, json=accept).status_code == 201
+    assert (
+        wait_for_stage(ctx, job_id, {"delivered", "failed"}, 180, celery_worker_process)
+        == "delivered"
+    )
+    after = results()
+    assert all(
+        status == "final" and final == consensus for status, consensus, final in after.values()
+    )
+    deliverables = api.get(f"/v1/jobs/{job_id}/deliverables", headers=client).json()["items"]
+    csv_link = next(d["url"] for d in deliverables if d["name"] == "labels.csv")
+    rows = api.get(_path(csv_link), params=_query(csv_link)).text.splitlines()[1:]
+    delivered = sorted(line.rsplit(",", 1)[1] for line in rows)
+    assert delivered == sorted(c["label"] for _, c, _ in after.values())
+    assert "fish" not in delivered
+
+
+def _handle(ctx: Any, worker_id: str) -> str:
+    from engine.db.models import WorkerRow
+
+    with ctx.sessions() as session:
+        row = session.get(WorkerRow, worker_id)
+        assert row is not None
+        return str(row.handle)
