@@ -80,13 +80,6 @@ class JobRepository:
     def get_source(self, source_id: str, *, for_update: bool = False) -> SourceMediaRow | None:
         return self.session.get(SourceMediaRow, source_id, with_for_update=for_update)
 
-    def source_with_sha(self, job_id: str, sha256: str) -> SourceMediaRow | None:
-        return self.session.scalar(
-            select(SourceMediaRow).where(
-                SourceMediaRow.job_id == job_id, SourceMediaRow.sha256 == sha256
-            )
-        )
-
     # Tasks ------------------------------------------------------------------------------
     def task_seqs(self, source_id: str) -> set[int]:
         return set(self.session.scalars(select(TaskRow.seq).where(TaskRow.source_id == source_id)))

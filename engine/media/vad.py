@@ -1,13 +1,13 @@
 """Speech detection with the Silero VAD model bundled in faster-whisper (nothing is downloaded).
 
 faster-whisper caches the ONNX session (``get_vad_model`` is ``lru_cache``d, single-threaded),
-so the model loads once per process; ``warm_up`` loads it ahead of the first job.
+so the model loads once per process, on the first split.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from faster_whisper.vad import VadOptions, get_speech_timestamps, get_vad_model
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 VAD_SAMPLE_RATE = 16_000
 
@@ -16,10 +16,6 @@ VAD_SAMPLE_RATE = 16_000
 DEFAULT_MIN_SILENCE_MS = 250
 DEFAULT_SPEECH_PAD_MS = 100
 DEFAULT_THRESHOLD = 0.5
-
-
-def warm_up() -> None:
-    get_vad_model()
 
 
 def speech_spans(

@@ -138,9 +138,6 @@ class QualityRepository:
         self.session.add(row)
         self.session.flush()
 
-    def review_of(self, task_id: str) -> ReviewRow | None:
-        return self.session.scalar(select(ReviewRow).where(ReviewRow.task_id == task_id))
-
     def review_by_client_id(self, reviewer_id: str, client_review_id: str) -> ReviewRow | None:
         return self.session.scalar(
             select(ReviewRow).where(

@@ -447,11 +447,6 @@ class WorkRepository:
             select(AnswerRow).where(AnswerRow.ls_annotation_id == ls_annotation_id)
         )
 
-    def answers_for_job(self, job_id: str) -> Sequence[AnswerRow]:
-        return self.session.scalars(
-            select(AnswerRow).where(AnswerRow.job_id == job_id).order_by(AnswerRow.id)
-        ).all()
-
     def slot_counts(self, job_id: str) -> dict[str, int]:
         rows = self.session.execute(
             select(AssignmentRow.state, func.count())

@@ -103,9 +103,8 @@ def test_answers_are_merged_scored_reviewed_and_fed_back(
         resp := api.post("/v1/review/next", headers=r, json={"job_id": job_id})
     ).status_code == 200:
         lease = resp.json()
-        assert (
-            lease["consensus"] == {"text": truth[lease["task_id"]]} and len(lease["answers"]) == 3
-        )
+        consensus = normalize_text(lease["consensus"]["text"])
+        assert consensus == normalize_text(truth[lease["task_id"]]) and len(lease["answers"]) == 3
         if not decided:
             body = {"client_review_id": "r1", "decision": "correct",
                     "answer": {"text": truth[lease["task_id"]] + " indeed"}}  # fmt: skip

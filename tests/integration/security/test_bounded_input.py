@@ -14,6 +14,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,25 @@ from tests.conftest import REPO_ROOT, TEST_VAR, make_client
 WORKER, CLIENT, HOOK, NONE, WRONG_WORKER = "worker", "client", "hook", "none", "wrong worker"
 UNKNOWN = str(uuid.uuid4())  # a job or lease id nothing has
 CHUNK = 64 * 1024
+
+
+def _run_async(coroutine):  # type: ignore[no-untyped-def]
+    """Run a coroutine to completion in a thread of its own: the session's browser fixture
+    (Playwright's sync API) may already run an event loop in this thread."""
+    out: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the caller's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]  # type: ignore[misc]
+    return out["value"]
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +249,7 @@ def small_upload_app(ctx):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("case", CHUNKED, ids=[c.name for c in CHUNKED])
 def test_a_chunked_body_is_refused_once_past_the_limit(small_upload_app, creds, case: Chunked):
     headers = {**creds[case.cred], "content-type": case.content_type}
-    got = asyncio.run(_asgi_post(small_upload_app, case.path, headers, _chain(case.first)))
+    got = _run_async(_asgi_post(small_upload_app, case.path, headers, _chain(case.first)))
     assert got.status == 413, got.body
     assert json.loads(got.body)["code"] == "request_too_large"
     # Refused at the chunk that passed the limit: the multipart parser spooled no further.
@@ -241,7 +261,7 @@ def test_a_chunked_body_is_refused_once_past_the_limit(small_upload_app, creds, 
 @pytest.mark.parametrize("case", CHUNKED, ids=[c.name for c in CHUNKED])
 def test_without_credentials_no_byte_of_a_chunked_body_is_read(small_upload_app, case: Chunked):
     headers = {"content-type": case.content_type}
-    got = asyncio.run(_asgi_post(small_upload_app, case.path, headers, _chain(case.first)))
+    got = _run_async(_asgi_post(small_upload_app, case.path, headers, _chain(case.first)))
     assert got.status == 401, got.body
     assert got.bytes_pulled == 0
     assert got.headers.get(b"connection") == b"close"
@@ -249,7 +269,7 @@ def test_without_credentials_no_byte_of_a_chunked_body_is_read(small_upload_app,
 
 def test_a_small_chunked_body_read_whole_keeps_the_connection(small_upload_app, creds):
     chunks = iter([json.dumps({"job_id": UNKNOWN}).encode()])
-    got = asyncio.run(_asgi_post(small_upload_app, "/v1/work/next", creds[WORKER], chunks))
+    got = _run_async(_asgi_post(small_upload_app, "/v1/work/next", creds[WORKER], chunks))
     assert got.status == 404, got.body  # read, validated, and the job looked up
     assert b"connection" not in got.headers
 
