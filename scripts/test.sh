@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-bash scripts/lint.sh
+# Static checks CI fails on.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy engine workers schemas
 bash scripts/services.sh
 exec .venv/bin/python -m pytest -q "$@"

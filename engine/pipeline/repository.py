@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from engine.db.models import JobRow, OutboxRow, StageLeaseRow, utcnow
+from engine.db.models import JobRow, OutboxRow, StageLeaseRow
 from engine.pipeline.routing import Step
 
 
@@ -137,6 +137,3 @@ class StageLeaseRepository:
             .order_by(JobRow.updated_at)
         ).all()
         return [(job, lease) for job, lease in rows]
-
-
-__all__ = ["OutboxRepository", "StageLeaseRepository", "utcnow"]
