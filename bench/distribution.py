@@ -578,7 +578,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> list[dict[str, Any]]:
+def engine_half(
+    args: argparse.Namespace,
+    cleanup: Cleanup,
+    *,
+    name: str = "engine",
+    spec_extra: str = "",
+    before_submit: Callable[[dict[str, str], str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """One engine side: its own database, workers, a job of ``args.tasks`` images, the load
+    phases. ``spec_extra`` adds lines to the job spec; ``before_submit(env, db_url)`` runs
+    once the database is migrated (bench/ledger.py funds the client there)."""
     run_id = uuid.uuid4().hex[:10]
     db = f"kazi_bench_{run_id}"
     db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db
@@ -659,8 +669,10 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> list[dict[str, An
         "kind: image_classification\n"
         f"labels: [{', '.join(LABELS)}]\n"
         f"overlap: {args.overlap}\n"
-        "gold_ratio: 0\n"
+        "gold_ratio: 0\n" + spec_extra
     )
+    if before_submit is not None:
+        before_submit(env, db_url)
     celery_log = var / "celery.log"
     with celery_log.open("ab") as out:
         celery = subprocess.Popen(
@@ -739,6 +751,7 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> list[dict[str, An
     log(f"engine: serving at {url} (setup {setup_s:.0f} s); running {args.workers} workers ...")
 
     side = EngineSide(url, keys)
+    side.name = name
     runs = run_phases(side, args, lambda: CpuMeter(server.pid, db))
     replays = check_replays(side, runs[-1][1])
     stop_process_group(server, 30)
@@ -757,7 +770,7 @@ def engine_half(args: argparse.Namespace, cleanup: Cleanup) -> list[dict[str, An
         "server": f"kazi serve (uvicorn, {args.serve_processes} process(es))",
         "replays": replays,
     }
-    return [summarize("engine", phase, load, integrity, info) for phase, load in runs]
+    return [summarize(name, phase, load, integrity, info) for phase, load in runs]
 
 
 # -- Label Studio side ------------------------------------------------------------------------

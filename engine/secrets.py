@@ -171,3 +171,43 @@ def _read_private(path: Path, secret: SecretSetting) -> str:
             f"one, or set {secret.variable} (make one with: {MAKE_ONE})"
         )
     return value
+
+
+def provider_credential(settings: Settings, field: str, value: str, purpose: str) -> str:
+    """A payout provider's credential (``KAZI_MPESA_CONSUMER_KEY``, ...), from the environment
+    only. Embedded mode (the demo, against engine/demo/fake_providers.py) may leave it unset and
+    gets one generated under var_dir like the other secrets; anywhere else a missing one is
+    refused with the variable's name. Provider credentials have their own formats, so only
+    presence and the published defaults are checked."""
+    value = value.strip()
+    secret = SecretSetting(field, purpose)
+    if value and value not in KNOWN_DEFAULTS:
+        return value
+    if is_embedded(settings):
+        return _embedded_secret(settings.var_dir, secret)
+    reason = "is a published default" if value else "is not set"
+    raise InsecureSecrets(f"{secret.variable} ({purpose}) {reason}; set it from the provider")
+
+
+STATEMENT_SIGNING_KEY = SecretSetting(
+    "statement_signing_key", "signs workers' income statements (Ed25519)"
+)
+MAKE_ED25519_KEY = 'python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())"'
+
+
+def statement_signing_key(settings: Settings, value: str) -> str:
+    """The text of the Ed25519 key that signs income statements (``KAZI_STATEMENT_SIGNING_KEY``:
+    a PEM private key, or its 32 raw bytes in base64). Embedded mode may leave it unset and gets
+    one generated under var_dir like the other secrets (32 random bytes, base64url); anywhere
+    else a missing one is refused with the variable's name. Its format is checked where it is
+    loaded (engine/statements/keys.py)."""
+    value = value.strip()
+    if value and value not in KNOWN_DEFAULTS:
+        return value
+    if is_embedded(settings):
+        return _embedded_secret(settings.var_dir, STATEMENT_SIGNING_KEY)
+    reason = "is a published default" if value else "is not set"
+    raise InsecureSecrets(
+        f"{STATEMENT_SIGNING_KEY.variable} ({STATEMENT_SIGNING_KEY.purpose}) {reason}; "
+        f"make one with: {MAKE_ED25519_KEY}"
+    )

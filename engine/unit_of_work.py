@@ -18,13 +18,19 @@ from typing import TYPE_CHECKING, Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.assembly.repository import AssemblyRepository
+from engine.billing.repository import BillingRepository
 from engine.clients.repository import ClientRepository
 from engine.drafting.repository import DraftRepository
+from engine.earnings.repository import EarningsRepository
 from engine.jobs.repository import JobRepository
 from engine.label_studio_sync.repository import RefusedAnnotationRepository
+from engine.ledger.repository import LedgerRepository
+from engine.payouts.repository import PayoutRepository
 from engine.pipeline.repository import OutboxRepository, StageLeaseRepository
 from engine.publishing.repository import PublishRepository
 from engine.quality.repository import QualityRepository
+from engine.staff.repository import StaffRepository
+from engine.statements.repository import StatementRepository
 from engine.work.repository import WorkRepository
 from engine.workforce.repository import WorkerRepository
 
@@ -36,6 +42,10 @@ log = logging.getLogger(__name__)
 
 class UnitOfWork(abc.ABC):
     jobs: JobRepository
+    ledger: LedgerRepository
+    payouts: PayoutRepository
+    staff: StaffRepository
+    earnings: EarningsRepository
     drafts: DraftRepository
     work: WorkRepository
     quality: QualityRepository
@@ -46,6 +56,8 @@ class UnitOfWork(abc.ABC):
     refused_annotations: RefusedAnnotationRepository
     outbox: OutboxRepository
     stage_leases: StageLeaseRepository
+    billing: BillingRepository
+    statements: StatementRepository
 
     def __enter__(self) -> Self:
         return self
@@ -86,6 +98,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._open = True
         self.session = session = self._sessions()
         self.jobs = JobRepository(session)
+        self.ledger = LedgerRepository(session)
+        self.payouts = PayoutRepository(session)
+        self.staff = StaffRepository(session)
+        self.earnings = EarningsRepository(session)
         self.drafts = DraftRepository(session)
         self.work = WorkRepository(session)
         self.quality = QualityRepository(session)
@@ -96,6 +112,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.refused_annotations = RefusedAnnotationRepository(session)
         self.outbox = OutboxRepository(session)
         self.stage_leases = StageLeaseRepository(session)
+        self.billing = BillingRepository(session)
+        self.statements = StatementRepository(session)
         return super().__enter__()
 
     def __exit__(

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from engine.domain.job_stage import JobKind
+from engine.domain.money import MoneyError, parse_amount
 from schemas.safe_text import IdText, refuse_control_characters, refuse_nul
 
 # Bounds of a spec, the same whichever form it comes in: it is stored with the job and its
@@ -56,9 +57,31 @@ UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
 class PayRate(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    amount: Decimal = Field(ge=0, description="What a worker earns per unit")
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    per: Literal["task", "audio_minute"] = "task"
+    amount: Decimal = Field(ge=0, description='What a worker earns per unit ("12.50")')
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    per: Literal["task", "audio_minute", "box"] = "task"
+    policy: Literal["accepted_only", "all_completed", "score_weighted"] = Field(
+        default="accepted_only",
+        description="Which answers earn once their task is final: accepted ones, every "
+        "completed one, or each in proportion to its score",
+    )
+    training_amount: Decimal = Field(
+        default=Decimal(0), ge=0, description="What a gold (training) task pays; 0 allowed"
+    )
+    review_amount: Decimal = Field(
+        default=Decimal(0), ge=0, description="What a reviewer earns per review"
+    )
+
+    @model_validator(mode="after")
+    def _exact_in_currency(self) -> PayRate:
+        # Amounts are exact in the currency's minor unit (KES 2 decimals, UGX none): never
+        # rounded, so a rate the currency cannot pay is refused.
+        for name in ("amount", "training_amount", "review_amount"):
+            try:
+                parse_amount(getattr(self, name), self.currency)
+            except MoneyError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return self
 
 
 class GoldBox(BaseModel):

@@ -1,19 +1,91 @@
 #!/usr/bin/env bash
-# Create .venv and install Kazi with its test tools. Re-runs are quick: pip runs only when
-# pyproject.toml changed since the last install. Also makes sure Debian's `chromium` is there for
-# the browser tests (playwright drives it; nothing downloads a browser at run time).
+# Create .venv and install Kazi with its test tools from requirements.lock (exact versions with
+# hashes, made by scripts/lock.sh), then Kazi itself without dependencies, so the pins are what
+# runs. Re-runs are quick: pip runs only when requirements.lock or pyproject.toml changed since
+# the last install. Also makes sure Debian's `chromium` is there for the browser tests
+# (playwright drives it; nothing downloads a browser at run time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+#   bash scripts/install.sh               install (or nothing, when already up to date)
+#   bash scripts/install.sh --check-lock  only check that the lock covers pyproject.toml
+case "${1:-}" in
+  "" | --check-lock) ;;
+  *) echo "install.sh: unknown argument $1 (only --check-lock)" >&2; exit 2 ;;
+esac
 PY=${PYTHON:-python3}
+PIP_VERSION=26.3
+LOCK=requirements.lock
+[ -f "$LOCK" ] || { echo "install.sh: $LOCK is missing; run: bash scripts/lock.sh" >&2; exit 1; }
+
+# Every requirement of pyproject.toml (dependencies + the test extra) must be met by a pin in
+# the lock; otherwise someone added or changed one without re-locking. Checked before pip runs,
+# with the venv's Python (tomllib) and packaging (pip's copy when packaging isn't there yet).
+check_lock_covers_pyproject() {
+  local python=.venv/bin/python
+  [ -x "$python" ] || python=$PY
+  "$python" - "$LOCK" <<'PY'
+import re
+import sys
+import tomllib
+
+try:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+except ImportError:  # a fresh venv: pip vendors packaging
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.utils import canonicalize_name
+    from pip._vendor.packaging.version import Version
+
+lock_path = sys.argv[1]
+pins = {}
+for line in open(lock_path, encoding="utf-8"):
+    m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", line)
+    if m:
+        pins[canonicalize_name(m.group(1))] = Version(m.group(2))
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+wanted = project.get("dependencies", []) + project.get("optional-dependencies", {}).get("test", [])
+problems = []
+for text in wanted:
+    req = Requirement(text)
+    if req.marker is not None and not req.marker.evaluate({"extra": "test"}):
+        continue
+    pinned = pins.get(canonicalize_name(req.name))
+    if pinned is None:
+        problems.append(f"{text}: not in {lock_path}")
+    elif not req.specifier.contains(pinned, prereleases=True):
+        problems.append(f"{text}: {lock_path} pins {req.name}=={pinned}")
+if problems:
+    print(f"install.sh: {lock_path} does not match pyproject.toml:", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    print("install.sh: run `bash scripts/lock.sh` and commit the new lock", file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+if [ "${1:-}" = --check-lock ]; then
+  check_lock_covers_pyproject
+  echo "install.sh: $LOCK covers pyproject.toml"
+  exit 0
+fi
+
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.kazi-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  check_lock_covers_pyproject
+  started=$SECONDS
+  echo "install.sh: installing the pinned dependencies from $LOCK into .venv"
+  .venv/bin/python -m pip install -q "pip==$PIP_VERSION"
+  # --require-hashes: every file must match a hash in the lock (and every dependency be pinned).
+  .venv/bin/python -m pip install -q --require-hashes -r "$LOCK"
+  .venv/bin/python -m pip install -q --no-deps -e .
+  .venv/bin/python -m pip check
   echo "$want" >"$stamp"
+  echo "install.sh: installed in $((SECONDS - started)) s"
 fi
 
 # Headless browser for tests/browser.py: Debian's chromium (about 1 minute the first time).

@@ -15,6 +15,10 @@ REPO_ROOT=$PWD
 LABEL_STUDIO_VERSION=1.23.2
 VENV=${KAZI_LABEL_STUDIO_VENV:-$REPO_ROOT/.venv-labelstudio}
 STAMP=$VENV/.kazi-installed
+LOCK_STAMP=$VENV/.kazi-lock-sha256
+# Exact versions with hashes for the whole venv; regenerate with scripts/lock.sh label-studio.
+LOCK=$REPO_ROOT/scripts/label-studio.lock
+PIP_VERSION=26.3
 
 USERNAME=${KAZI_LABEL_STUDIO_USERNAME:-admin@kazi.local}
 PASSWORD=${KAZI_LABEL_STUDIO_PASSWORD:-kazi-dev-password}
@@ -37,21 +41,33 @@ die() {
 }
 
 install() {
+  # The stamp keeps exactly "label-studio==VERSION" (engine/labeling/label_studio_server.py reads
+  # it); a second stamp holds the lock's hash, so a changed lock reinstalls too.
   want="label-studio==$LABEL_STUDIO_VERSION"
-  if [ -x "$VENV/bin/label-studio" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+  [ -f "$LOCK" ] || die "$LOCK is missing; run: bash scripts/lock.sh label-studio"
+  grep -q "^label-studio==$LABEL_STUDIO_VERSION " "$LOCK" ||
+    die "$LOCK does not pin $want; run: bash scripts/lock.sh label-studio"
+  local lock_sha
+  lock_sha=$(sha256sum "$LOCK" | cut -d' ' -f1)
+  if [ -x "$VENV/bin/label-studio" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ] &&
+    [ "$(cat "$LOCK_STAMP" 2>/dev/null)" = "$lock_sha" ]; then
     echo "Label Studio $LABEL_STUDIO_VERSION already installed in $VENV"
     return 0
   fi
   local started=$SECONDS
-  echo "installing Label Studio $LABEL_STUDIO_VERSION into $VENV (a minute or two)"
+  echo "installing Label Studio $LABEL_STUDIO_VERSION into $VENV from $LOCK (a minute or two)"
   if [ ! -x "$VENV/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$VENV"
   fi
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  # psycopg (3) comes with label-studio and is what Django uses for PostgreSQL.
-  "$VENV/bin/python" -m pip install -q "$want"
+  rm -f "$STAMP" "$LOCK_STAMP"
+  "$VENV/bin/python" -m pip install -q "pip==$PIP_VERSION"
+  # Exact versions with hashes (scripts/lock.sh). psycopg (3) comes with label-studio and is
+  # what Django uses for PostgreSQL.
+  "$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK"
+  "$VENV/bin/python" -m pip check
   # A plain `label-studio --help` would create ~/.local/share/label-studio; ask the metadata instead.
   "$VENV/bin/python" -c 'import importlib.metadata as m; print("label-studio", m.version("label-studio"))'
+  echo "$lock_sha" >"$LOCK_STAMP"
   echo "$want" >"$STAMP"
   echo "installed in $((SECONDS - started)) s"
 }

@@ -6,6 +6,7 @@ worker subprocess all see the same database, broker and object store.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -46,6 +47,8 @@ os.environ.update(
         "KAZI_SIGNING_SECRET": f"test-signing-secret-{uuid.uuid4().hex}",
         "KAZI_WEBHOOK_SECRET": f"test-webhook-secret-{uuid.uuid4().hex}",
         "KAZI_DATA_KEY": f"test-data-key-{uuid.uuid4().hex}",
+        # Income statements are signed with an Ed25519 key (32 raw bytes, base64).
+        "KAZI_STATEMENT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
         # Review only what the agreement threshold sends, so review counts are deterministic.
         "KAZI_REVIEW_SAMPLE_RATE": "0",
     }

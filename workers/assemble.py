@@ -7,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.assembly.callbacks import notify_client
 from engine.assembly.service import assemble_job
+from engine.billing.errors import InvoiceOutdated
 from engine.net.outbound_client import OutboundClient
 from engine.storage.object_store import TransientStorageError
 from workers.celery_app import TRANSIENT_RETRY, app
@@ -15,7 +16,8 @@ from workers.tasks import holding_stage
 
 @app.task(
     name="kazi.assemble.assemble_job",
-    autoretry_for=(TransientStorageError, OperationalError),
+    # InvoiceOutdated: an earning posted between the invoice and the delivery commit: build again.
+    autoretry_for=(TransientStorageError, OperationalError, InvoiceOutdated),
     **TRANSIENT_RETRY,
 )
 def assemble_job_task(job_id: str) -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from engine.bootstrap import EngineContext, get_context
 from engine.label_studio_sync.service import reconcile
 from engine.labeling.gateway_factory import label_studio_gateway
+from engine.publishing.ls_server import label_studio_server
 from engine.publishing.service import (
     LABEL_STUDIO_LINK_LIFETIME,
     LabelStudioTarget,
@@ -51,6 +52,7 @@ def _label_studio(ctx: EngineContext) -> LabelStudioTarget | None:
         ctx.settings.webhook_url(),
         ctx.settings.webhook_secret,
         ctx.settings.label_studio_import_batch,
+        server=label_studio_server(ctx.settings.label_studio_url),
     )
 
 
@@ -86,7 +88,8 @@ def reconcile_task(job_id: str | None = None) -> dict[str, int]:
     gateway = label_studio_gateway(ctx.settings)
     if gateway is None:
         return {}
-    report = reconcile(ctx.uow(), gateway, _distribution(ctx), job_id)
+    server = label_studio_server(ctx.settings.label_studio_url)
+    report = reconcile(ctx.uow(), gateway, server, _distribution(ctx), job_id)
     return {k: v for k, v in vars(report).items() if isinstance(v, int)}
 
 

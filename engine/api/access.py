@@ -26,6 +26,10 @@ class Caller(StrEnum):
     REVIEWER = "reviewer"  # a worker's key, tier reviewer
     LABEL_STUDIO_WEBHOOK = "label_studio_webhook"  # the shared X-Kazi-Webhook-Secret header
     SIGNED_LINK = "signed_link"  # an HMAC-signed media link or start-work link
+    STAFF = "staff"  # a programme staff key (kazs_...): payout runs
+    # A payout provider posting a result to the per-payout URL the engine gave it (the URL
+    # holds an HMAC of the payout id: a capability, see docs/security.md).
+    PROVIDER_CALLBACK = "provider_callback"
 
 
 class Operation(NamedTuple):
@@ -56,6 +60,22 @@ ROUTE_CALLERS: dict[Operation, Caller] = {
     Operation("POST", "/v1/review/next"): Caller.REVIEWER,
     Operation("POST", "/v1/review/{lease_id}/submit"): Caller.REVIEWER,
     Operation("POST", "/v1/hooks/label-studio"): Caller.LABEL_STUDIO_WEBHOOK,
+    Operation("GET", "/v1/work/earnings"): Caller.WORKER,
+    Operation("POST", "/v1/work/answers/{answer_id}/dispute"): Caller.WORKER,
+    Operation("GET", "/v1/review/disputes"): Caller.REVIEWER,
+    Operation("POST", "/v1/review/disputes/{dispute_id}/decide"): Caller.REVIEWER,
+    Operation("POST", "/v1/jobs/quote"): Caller.CLIENT,
+    Operation("GET", "/v1/work/statements/{month}"): Caller.WORKER,
+    Operation("POST", "/v1/statements/verify"): Caller.PUBLIC,
+    Operation("PUT", "/v1/work/payout-method"): Caller.WORKER,
+    Operation("GET", "/v1/work/payout-method"): Caller.WORKER,
+    Operation("POST", "/v1/work/payout-method/confirm"): Caller.WORKER,
+    Operation("POST", "/v1/staff/payouts/runs"): Caller.STAFF,
+    Operation("GET", "/v1/staff/payouts/runs/{batch_id}"): Caller.STAFF,
+    Operation("POST", "/v1/hooks/mpesa/result/{token}"): Caller.PROVIDER_CALLBACK,
+    Operation("POST", "/v1/hooks/mpesa/timeout/{token}"): Caller.PROVIDER_CALLBACK,
+    Operation("POST", "/v1/hooks/momo/{token}"): Caller.PROVIDER_CALLBACK,
+    Operation("PUT", "/v1/hooks/momo/{token}"): Caller.PROVIDER_CALLBACK,
 }
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -83,6 +103,12 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "name": "X-Kazi-Webhook-Secret",
         "description": "The shared secret Label Studio sends with each webhook.",
     },
+    "staffKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "kazs_<prefix>_<secret>",
+        "description": "A programme staff key (`kazi staff add NAME`): payout runs.",
+    },
     "signedLink": {
         "type": "apiKey",
         "in": "query",
@@ -99,6 +125,9 @@ _SECURITY: dict[Caller, list[dict[str, list[str]]]] = {
     Caller.REVIEWER: [{"workerKey": []}],
     Caller.LABEL_STUDIO_WEBHOOK: [{"labelStudioWebhook": []}],
     Caller.SIGNED_LINK: [{"signedLink": []}],
+    Caller.STAFF: [{"staffKey": []}],
+    # The credential is the path itself (OpenAPI has no scheme for a capability URL).
+    Caller.PROVIDER_CALLBACK: [],
 }
 
 # Header parameters that carry a credential: the security requirement documents them instead

@@ -16,11 +16,17 @@ from engine.api.health import router as health_router
 from engine.api.input_guard import RefuseControlCharacters
 from engine.api.offline_docs import serve_docs_offline
 from engine.assembly.endpoints import router as delivery_router
+from engine.billing.endpoints import router as billing_router
 from engine.bootstrap import EngineContext, get_context
+from engine.earnings.endpoints import router as earnings_router
 from engine.jobs.endpoints import router as jobs_router
 from engine.label_studio_sync.endpoints import router as hooks_router
 from engine.media_links.endpoints import router as media_router
+from engine.payouts.endpoints import hooks_router as payout_hooks_router
+from engine.payouts.endpoints import staff_router as payout_staff_router
+from engine.payouts.endpoints import work_router as payout_work_router
 from engine.quality.endpoints import router as review_router
+from engine.statements.endpoints import router as statements_router
 from engine.work.endpoints import router as work_router
 from engine.work.label_studio_entry import router as ls_entry_router
 
@@ -63,11 +69,17 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(jobs_router)
     app.include_router(media_router)
+    app.include_router(payout_work_router)
     app.include_router(work_router)
     app.include_router(hooks_router)
     app.include_router(ls_entry_router)
     app.include_router(review_router)
+    app.include_router(earnings_router)
     app.include_router(delivery_router)
+    app.include_router(billing_router)
+    app.include_router(statements_router)
+    app.include_router(payout_staff_router)
+    app.include_router(payout_hooks_router)
     # Every route says who may call it (engine/api/access.py); an undeclared one stops here.
     declare_access(app)
     return app

@@ -38,6 +38,8 @@ ANSWER_BODY_LIMIT = 256 * KIB
 JOB_JSON_BODY_LIMIT = 4 * MIB
 # A Label Studio webhook carries a few annotations; a bulk one a few hundred at most.
 WEBHOOK_BODY_LIMIT = 4 * MIB
+# A payout provider's result (M-Pesa, MoMo): a few hundred bytes.
+PROVIDER_RESULT_BODY_LIMIT = 16 * KIB
 # Every other route takes no body worth the name.
 DEFAULT_BODY_LIMIT = 64 * KIB
 # Room for multipart framing and the spec field around an upload of the allowed size.
@@ -64,10 +66,14 @@ class BodyLimits:
             if content_type.startswith(b"multipart/form-data"):
                 return self.upload_bytes + MULTIPART_SLACK
             return JOB_JSON_BODY_LIMIT  # JSON, or a url-encoded form without files
+        if path == "/v1/jobs/quote":
+            return JOB_JSON_BODY_LIMIT  # the same spec as intake, with its gold texts
         if path.startswith("/v1/media/"):
             return self.upload_bytes  # presigned PUT to the local store
         if path == "/v1/hooks/label-studio":
             return WEBHOOK_BODY_LIMIT
+        if path.startswith(("/v1/hooks/mpesa/", "/v1/hooks/momo/")):
+            return PROVIDER_RESULT_BODY_LIMIT
         if path.startswith(("/v1/work/", "/v1/review/")):
             return ANSWER_BODY_LIMIT if path.endswith("/submit") else WORKER_CALL_BODY_LIMIT
         return DEFAULT_BODY_LIMIT

@@ -142,7 +142,25 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
     return error_response(422, "invalid_request", _summary(errors), errors)
 
 
+# PostgreSQL ended the transaction to break a deadlock or a serialization conflict: nothing was
+# written, and the same request again (idempotent by its ids) succeeds.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None)
+
+
 async def database_error(request: Request, exc: Exception) -> Response:
+    if _sqlstate(exc) in RETRYABLE_SQLSTATES:
+        log.warning("transaction conflict on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "transaction_conflict",
+            "the request met a concurrent change and was rolled back; send it again",
+            headers={"Retry-After": "1"},
+        )
     if not is_database_unavailable(exc):
         raise exc  # a failed statement is a bug: the 500 handler answers and logs it
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)

@@ -24,6 +24,8 @@ from engine.assembly.datasets import (
 )
 from engine.assembly.report_inputs import quality_report
 from engine.assembly.transcripts import assemble_transcript
+from engine.billing.delivery import cost_figures, invoice_files, settle_delivery
+from engine.billing.service import JobCharge
 from engine.db.models import DeliverableRow, JobRow, SourceMediaRow
 from engine.deliverables.dataset_formats import ImageResult
 from engine.deliverables.report_html import render_report_html
@@ -64,6 +66,8 @@ def _kind_of(name: str, content_type: str) -> str:
         return "image"
     if name.startswith("report"):
         return "report"
+    if name.startswith("invoice"):
+        return "invoice"
     if name.endswith((".srt", ".vtt")):
         return "subtitles"
     if name.startswith(("dataset", "yolo/", "labels")):
@@ -77,6 +81,7 @@ class _Assembly:
     copies: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (key, type)
     task_statuses: dict[str, str] = field(default_factory=dict)
     late: int = 0
+    charge: JobCharge | None = None  # a paid job's charge, as its invoice shows it
 
 
 def _row(job_id: str, name: str, key: str, content: bytes, content_type: str) -> DeliverableRow:
@@ -214,6 +219,12 @@ def _build_files(uow: UnitOfWork, job: JobRow) -> _Assembly:
     report["gold_files"] = gold_report
     if spec.deliver_images and kind is not JobKind.TRANSCRIPTION:
         report["images_folder"] = images_folder(kind)
+    billed = invoice_files(uow, job)  # a paid job: invoice.json and invoice.html
+    if billed is not None:
+        invoice, out.charge = billed
+        out.files.update(invoice)
+        delivered = [s for s in repo.sources(job_id) if s.filename not in gold_answers]
+        report["cost"] = cost_figures(out.charge, delivered, len(all_tasks))
     out.files["report.json"] = (json.dumps(report, indent=2).encode(), "application/json")
     out.files["report.html"] = (render_report_html(report).encode(), "text/html; charset=utf-8")
     out.late = int(report["late_tasks"]["count"])
@@ -246,6 +257,7 @@ def assemble_job(uow: UnitOfWork, store: ObjectStore, job_id: str) -> JobStage |
         if out.late:
             detail += f"; {out.late} tasks not final (see the report)"
         move_job_to(uow, job, JobStage.DELIVERED, detail)
+        settle_delivery(uow, job_id, out.charge)  # the fee, and the reservation's rest back
         uow.commit()
     return JobStage.DELIVERED
 

@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import CliFailure, ExitCode, app, examples
 
 
-@app.command()
+@app.command(
+    epilog=examples("kazi demo", "kazi demo --data ../shared/data --seed 11", "kazi demo --json")
+)
 def demo(
     data: Annotated[
         Path | None,
@@ -21,7 +23,9 @@ def demo(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated workers")] = 7,
-    as_json: Annotated[bool, typer.Option("--json", help="Also print a JSON summary")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Also print a JSON summary (errors as JSON too)")
+    ] = False,
 ) -> None:
     """Submit real recordings and images, pre-draft, publish to a real Label Studio, let
     simulated trainees answer there, run consensus and QA review, assemble and fetch."""
@@ -30,8 +34,9 @@ def demo(
 
     data = data or SAMPLES_DIR
     if not (data / "speech").is_dir():
-        typer.echo(f"error: no speech folder under {data} (pass --data)", err=True)
-        raise typer.Exit(2)
+        raise CliFailure(
+            f"no speech folder under {data} (pass --data)", ExitCode.BAD_INPUT, "bad_input"
+        )
     summary = run_demo(data.resolve(), seed)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

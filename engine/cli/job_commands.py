@@ -17,12 +17,13 @@ from rich.console import Console
 
 from engine.bootstrap import EngineContext, get_context
 from engine.cli.app import CliFailure, ExitCode, app, examples
+from engine.cli.client_scope import ApiUrl, ClientKey
 from engine.cli.embedded_worker import embedded_worker
-from engine.cli.status_view import render_status, task_table
+from engine.cli.status_view import job_detail_for, render_status, task_table
 from engine.clients.service import ensure_client
 from engine.domain.job_stage import JobKind, JobStage, is_settled
+from engine.errors import KaziError
 from engine.jobs import service
-from engine.jobs.errors import JobError
 from engine.jobs.intake import IncomingFile, submit_job
 from schemas.jobs import JobDetail, JobSpec, TaskView
 
@@ -134,6 +135,7 @@ def _wait(ctx: EngineContext, client_id: str, job_id: str, show: bool, timeout: 
         "kazi submit talk.wav --kind transcription --wait",
         "kazi submit a.jpg b.jpg --kind image_boxes --labels car,bus --json",
         "kazi submit *.png --kind image_classification --spec job.yaml --wait --timeout 600",
+        "kazi submit talk.wav --kind transcription --spec paid.yaml --quote",
     )
 )
 def submit(
@@ -151,6 +153,9 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the pipeline settles")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most")] = 3600.0,
+    quote: Annotated[
+        bool, typer.Option("--quote", help="Print what the job would cost; submit nothing")
+    ] = False,
 ) -> None:
     """Submit FILES as one job."""
     job_spec = _load_spec(kind, spec, _labels_from(labels))
@@ -158,6 +163,9 @@ def submit(
         if not path.is_file():
             raise _bad_input(f"{path}: no such file")
     ctx = get_context()
+    if quote:
+        _print_quote(ctx, job_spec, files, as_json)
+        return
     client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
     with ExitStack() as stack:
         streams = [stack.enter_context(path.open("rb")) for path in files]
@@ -172,7 +180,7 @@ def submit(
                 max_upload_bytes=ctx.settings.max_upload_bytes,
                 max_files=ctx.settings.max_files_per_job,
             )
-        except JobError as exc:
+        except KaziError as exc:  # a JobError, or a 402 for a paid job
             raise CliFailure.from_error(exc) from exc
     if not as_json:
         err.print(f"submitted job [bold]{job_id}[/bold]")
@@ -201,18 +209,48 @@ def submit(
         raise typer.Exit(ExitCode.FAILED)
 
 
-@app.command(epilog=examples("kazi status JOB_ID", "kazi status JOB_ID --json | jq .stage"))
+def _print_quote(ctx: EngineContext, spec: JobSpec, files: list[Path], as_json: bool) -> None:
+    """The quote of a job over local files (measured here); nothing is stored."""
+    from engine.billing.media_measure import measure_files
+    from engine.billing.service import price, quote_view
+
+    try:
+        media = measure_files(files, spec.kind.media_type)
+        view = quote_view(price(spec, media, ctx.settings))
+    except KaziError as exc:
+        raise CliFailure.from_error(exc) from exc
+    if as_json:
+        sys.stdout.write(view.model_dump_json(indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"quote ({view.currency}); nothing was submitted")
+    for column in ("line", "quantity", "amount"):
+        table.add_column(column, justify="right" if column != "line" else "left")
+    for line in view.lines:
+        table.add_row(line.description, f"{line.quantity} {line.unit}", line.amount.text)
+    table.add_row("[bold]total[/bold]", "", f"[bold]{view.total.text}[/bold]")
+    console = Console()
+    console.print(table)
+    for assumption in view.assumptions:
+        console.print(f"- {assumption}")
+
+
+@app.command(
+    epilog=examples(
+        "kazi status JOB_ID",
+        "kazi status JOB_ID --json | jq .stage",
+        "kazi status JOB_ID --client $KAZI_API_KEY --api http://127.0.0.1:8000",
+    )
+)
 def status(
     job_id: Annotated[str, typer.Argument(help="Job id")],
+    client_key: ClientKey = None,
+    api_url: ApiUrl = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Show a job's stage and per-stage progress."""
-    ctx = get_context()
-    client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
-    try:
-        detail = _detail(ctx, client_id, job_id)
-    except JobError as exc:
-        raise CliFailure.from_error(exc) from exc
+    detail = job_detail_for(job_id, client_key, api_url)
     if as_json:
         sys.stdout.write(detail.model_dump_json(indent=2) + "\n")
     else:

@@ -4,6 +4,8 @@ from engine.cli import (  # noqa: F401
     demo_command,
     fetch_command,
     job_commands,
+    ledger_commands,
+    payout_commands,
     service_commands,
     worker_commands,
 )

@@ -1,4 +1,5 @@
-"""Rich rendering of a job's progress, one bar per stage."""
+"""``kazi status``: a job's detail, read as the client it is scoped to (see client_scope), and its
+rich rendering, one bar per stage."""
 
 from __future__ import annotations
 
@@ -7,7 +8,26 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from engine.cli.app import CliFailure
+from engine.cli.client_scope import ApiReader, client_for_job
 from schemas.jobs import JobDetail, TaskView
+
+
+def job_detail_for(job_id: str, client_key: str | None, api_url: str | None) -> JobDetail:
+    """The job's detail from the running API at ``api_url``, or from the database."""
+    if api_url is not None:
+        with ApiReader(api_url, client_key) as api:
+            return api.job_detail(job_id)
+    from engine.bootstrap import get_context
+    from engine.jobs import service
+    from engine.jobs.errors import JobError
+
+    ctx = get_context()
+    client_id = client_for_job(ctx, job_id, client_key)
+    try:
+        return ctx.in_unit_of_work(service.get_job_detail, client_id, job_id)
+    except JobError as exc:
+        raise CliFailure.from_error(exc) from exc
 
 
 def render_status(detail: JobDetail) -> Group:

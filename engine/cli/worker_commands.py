@@ -39,8 +39,15 @@ def workers_add(
     """Register a worker and print its worker-API key (shown once)."""
     from engine.bootstrap import get_context
     from engine.labeling.gateway_factory import label_studio_gateway
+    from engine.labeling.label_studio_gateway import LabelStudioGatewayError
     from engine.work.start_links import start_link
-    from engine.workforce.service import WorkerError, enrol_in_label_studio, register_worker
+    from engine.workforce.service import (
+        WorkerError,
+        check_registration,
+        register_worker,
+        register_worker_with_login,
+        sign_up_in_label_studio,
+    )
 
     ctx = get_context()
     try:
@@ -49,15 +56,11 @@ def workers_add(
         raise CliFailure(
             f"--demographics is not JSON: {exc}", ExitCode.BAD_INPUT, "bad_input"
         ) from exc
-    out: dict[str, object] = {}
-    with ctx.uow() as uow:
-        try:
-            created = register_worker(uow, handle, tier, extra, consented)
-        except WorkerError as exc:
-            raise CliFailure.from_error(exc) from exc
-        out = {"id": created.id, "handle": created.handle, "tier": created.tier,
-               "api_key": created.api_key}  # fmt: skip
-        if label_studio:
+    pw = password or secrets.token_urlsafe(12)
+    try:
+        if not label_studio:
+            created = ctx.in_unit_of_work(register_worker, handle, tier, extra, consented)
+        else:
             gateway = label_studio_gateway(ctx.settings)
             if gateway is None:
                 raise CliFailure(
@@ -65,14 +68,25 @@ def workers_add(
                     ExitCode.BAD_INPUT,
                     "label_studio_not_configured",
                 )
-            pw = password or secrets.token_urlsafe(12)
-            # The worker and its Label Studio login are made together, or neither is.
-            out["label_studio_email"] = enrol_in_label_studio(uow, gateway, created.id, pw)
-            out["label_studio_password"] = pw
-            out["start_link"] = start_link(
-                ctx.settings.public_url, created.id, ctx.settings.signing_secret
+            # Refused input makes no Label Studio user; Label Studio is called with no
+            # transaction open, and the worker and its mapping are then recorded together.
+            ctx.in_unit_of_work(check_registration, handle, tier, extra, consented)
+            login = sign_up_in_label_studio(gateway, handle, pw)
+            created = ctx.in_unit_of_work(
+                register_worker_with_login, handle, tier, login, extra, consented
             )
-        uow.commit()
+    except WorkerError as exc:
+        raise CliFailure.from_error(exc) from exc
+    except LabelStudioGatewayError as exc:
+        raise CliFailure(f"Label Studio: {exc}", ExitCode.FAILED, "label_studio_error") from exc
+    out: dict[str, object] = {"id": created.id, "handle": created.handle, "tier": created.tier,
+                              "api_key": created.api_key}  # fmt: skip
+    if label_studio:
+        out["label_studio_email"] = login.email
+        out["label_studio_password"] = pw
+        out["start_link"] = start_link(
+            ctx.settings.public_url, created.id, ctx.settings.signing_secret
+        )
     if as_json:
         typer.echo(json.dumps(out))
     else:

@@ -158,6 +158,7 @@ class WorkerRow(Base):
     """A trainee, qualified worker or reviewer of the programme (not tied to one client)."""
 
     __tablename__ = "workers"
+    __table_args__ = (UniqueConstraint("ls_server", "ls_user_id", name="uq_workers_ls_user"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     handle: Mapped[str] = mapped_column(String(100), unique=True)
@@ -167,7 +168,9 @@ class WorkerRow(Base):
     demographics: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     key_prefix: Mapped[str] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
-    ls_user_id: Mapped[int | None] = mapped_column(Integer, unique=True, default=None)
+    # The Label Studio server the worker's login is on (engine/publishing/ls_server.py).
+    ls_server: Mapped[str | None] = mapped_column(String(200), default=None)
+    ls_user_id: Mapped[int | None] = mapped_column(Integer, default=None)
     ls_email: Mapped[str | None] = mapped_column(String(200), default=None)
     # The worker's own Label Studio token (the free edition cannot read it back later).
     ls_token: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -247,7 +250,8 @@ class AnswerRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     time_spent_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     client_answer_id: Mapped[str | None] = mapped_column(String(100), default=None)
-    ls_annotation_id: Mapped[int | None] = mapped_column(Integer, unique=True, default=None)
+    # Unique only with its server's task (label_studio_sync looks it up with the task).
+    ls_annotation_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -257,6 +261,7 @@ class RefusedAnnotationRow(Base):
 
     __tablename__ = "refused_annotations"
 
+    ls_server: Mapped[str] = mapped_column(String(200), primary_key=True, default="")
     ls_annotation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     ls_project_id: Mapped[int] = mapped_column(Integer)
     task_id: Mapped[str | None] = mapped_column(String(36), default=None)
@@ -268,8 +273,11 @@ class RefusedAnnotationRow(Base):
 
 class LabelStudioProjectRow(Base):
     __tablename__ = "label_studio_projects"
-    __table_args__ = (UniqueConstraint("job_id", "role", "replica", name="uq_ls_projects_job"),)
+    __table_args__ = (
+        UniqueConstraint("ls_server", "job_id", "role", "replica", name="uq_ls_projects_job"),
+    )
 
+    ls_server: Mapped[str] = mapped_column(String(200), primary_key=True, default="")
     ls_project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))  # work | review
@@ -279,8 +287,11 @@ class LabelStudioProjectRow(Base):
 
 class LabelStudioTaskRow(Base):
     __tablename__ = "label_studio_tasks"
-    __table_args__ = (UniqueConstraint("ls_project_id", "task_id", name="uq_ls_tasks_project"),)
+    __table_args__ = (
+        UniqueConstraint("ls_server", "ls_project_id", "task_id", name="uq_ls_tasks_project"),
+    )
 
+    ls_server: Mapped[str] = mapped_column(String(200), primary_key=True, default="")
     ls_task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     ls_project_id: Mapped[int] = mapped_column(Integer, index=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)

@@ -47,6 +47,7 @@ def render_report_html(report: Mapping[str, Any]) -> str:
         _review(report.get("review") or {}, transcription),
         _drafts(report.get("draft_vs_final") or {}) if transcription else "",
         _late(report.get("late_tasks") or {}),
+        _cost(report.get("cost") or {}),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -256,6 +257,25 @@ def _review(section: Mapping[str, Any], transcription: bool) -> str:
             ["Tasks with texts compared", section.get("wer_tasks", 0)],
         ]
     return "<h2>Review</h2>\n" + _table(["", ""], rows, numeric={1}, header=False)
+
+
+def _cost(section: Mapping[str, Any]) -> str:
+    """A paid job's cost (engine/billing/delivery.py cost_figures): money as its text."""
+    if not section:
+        return ""
+
+    def money(name: str) -> str:
+        value = section.get(name)
+        return str(value["text"]) if isinstance(value, Mapping) else "—"
+
+    rows: list[list[Any]] = [
+        ["Charged (workers' pay and the platform fee)", money("charged")],
+        ["Paid to workers", money("workers_paid")],
+        [f"Per item ({section.get('items', 0)} items)", money("per_item")],
+    ]
+    if section.get("per_audio_minute") is not None:
+        rows.append(["Per audio minute", money("per_audio_minute")])
+    return "<h2>Cost</h2>\n" + _table(["", ""], rows, numeric={1}, header=False)
 
 
 def _drafts(section: Mapping[str, Any]) -> str:

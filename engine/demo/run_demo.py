@@ -3,8 +3,9 @@
 Real recordings (the samples in engine/demo/samples/speech, or ``--data``) and drawn images
 are submitted, pre-drafted, published to Label Studio, answered there by simulated trainee
 workers with differing error rates (gold tasks included; one careless worker), merged, scored,
-reviewed by a simulated QA reviewer through the review API, and assembled; the deliverables and
-the quality report are fetched. Each run keeps its own state in a fresh folder (run_environment).
+reviewed by a simulated QA reviewer through the review API, and assembled; the deliverables, the
+invoice and the quality report are fetched, and the crowd is paid (engine/demo/demo_pay.py).
+Each run keeps its own state in a fresh folder (run_environment).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from engine.demo.demo_pay import BOXES_PAY, TRANSCRIPTION_PAY, Payee, fund_client
 
 STAGES = ["received", "splitting", "split", "drafting", "drafted", "publishing", "labeling",
           "scoring", "reviewing", "assembling", "delivered"]  # fmt: skip
@@ -135,7 +138,7 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
         console.print(f"engine API on http://127.0.0.1:{api_port} (log {api_log}), "
                       f"worker log {worker_log}")  # fmt: skip
 
-        crowd, reviewer_key = _register_crowd(ctx, ls, seed, console)
+        crowd, reviewer_key, payees = _register_crowd(ctx, ls, seed, console)
         jobs = _submit_jobs(ctx, data_dir)
         with _progress(console) as progress:
             bars = {
@@ -157,7 +160,13 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
             finally:
                 stop.set()
                 watcher.join()
-        return _summarise(ctx, jobs, var, console)
+        summary = _summarise(ctx, jobs, var, console)
+        from engine.demo.demo_pay import pay_the_crowd
+
+        summary["pay"] = pay_the_crowd(
+            ctx, payees, f"http://127.0.0.1:{api_port}", var / "pay", console
+        )
+        return summary
 
 
 def run_environment(run_dir: Path) -> dict[str, str]:
@@ -171,6 +180,8 @@ def run_environment(run_dir: Path) -> dict[str, str]:
         "KAZI_RESULT_BACKEND": "",
         "KAZI_STORE_BACKEND": "local",
         "KAZI_STORE_DIR": str(run_dir / "objects"),
+        # The demo pays its crowd at the end: no hold period on earnings.
+        "KAZI_PAY_HOLD_DAYS": "0",
     }
 
 
@@ -234,6 +245,7 @@ def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-un
     admin = LabelStudioGateway(ls.url, ls.token)
     tag = f"{int(time.time()) % 100000:05d}"
     crowd = []
+    payees = []
     table = Table(title="simulated trainee workers")
     for col in ("handle", "tier", "word errors", "label errors"):
         table.add_column(col)
@@ -247,11 +259,13 @@ def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-un
         w, token = ctx.in_unit_of_work(enrol, profile)
         link = start_link(ctx.settings.public_url, w.id, ctx.settings.signing_secret)
         crowd.append((profile, link, token))
+        payees.append(Payee(profile.handle, w.id, w.api_key))
         table.add_row(profile.handle, profile.tier, f"{profile.word_error_rate:.0%}",
                       f"{profile.label_error_rate:.0%}")  # fmt: skip
     reviewer = ctx.in_unit_of_work(register_worker, f"demo{tag}-qa", "reviewer")
+    payees.append(Payee(reviewer.handle, reviewer.id, reviewer.api_key))
     console.print(table)
-    return crowd, reviewer.api_key
+    return crowd, reviewer.api_key, payees
 
 
 def _submit_jobs(ctx, data_dir: Path) -> list[DemoJob]:  # type: ignore[no-untyped-def]
@@ -259,15 +273,17 @@ def _submit_jobs(ctx, data_dir: Path) -> list[DemoJob]:  # type: ignore[no-untyp
     from engine.demo.sample_images import sample_images
     from engine.domain.job_stage import JobKind
     from engine.jobs.intake import IncomingFile, submit_job
-    from schemas.jobs import JobSpec
+    from schemas.jobs import JobSpec, PayRate
 
     client_id = ctx.in_unit_of_work(ensure_client, ctx.settings.local_client_name)
+    fund_client(ctx, client_id)
     clips = _clip_references(data_dir / "speech")
     if not clips:
         raise RuntimeError(f"no speech clips under {data_dir / 'speech'}")
     talk = DemoJob("transcripts", "transcription", references={p.name: r for p, r in clips})
     gold_clip = next(p for p, _ in clips if p.name == "1089-134691-0000.flac")
     spec = JobSpec(kind=JobKind.TRANSCRIPTION, overlap=3, gold_ratio=0.2,
+                   pay_rate=PayRate.model_validate(TRANSCRIPTION_PAY),
                    gold=[{"filename": gold_clip.name, "text": talk.references[gold_clip.name]}])  # type: ignore[list-item]  # fmt: skip
     talk.job_id = submit_job(
         ctx.uow(), ctx.store, client_id=client_id, spec=spec,
@@ -279,6 +295,7 @@ def _submit_jobs(ctx, data_dir: Path) -> list[DemoJob]:  # type: ignore[no-untyp
         "boxes", "image_boxes", references={i.filename: json.dumps(i.boxes) for i in images}
     )
     spec = JobSpec(kind=JobKind.IMAGE_BOXES, labels=["circle", "square"], overlap=3, gold_ratio=0.2,
+                   pay_rate=PayRate.model_validate(BOXES_PAY),
                    gold=[{"filename": "yard.png", "boxes": list(images[1].boxes)}])  # type: ignore[list-item]  # fmt: skip
     shapes.job_id = submit_job(
         ctx.uow(), ctx.store, client_id=client_id, spec=spec,

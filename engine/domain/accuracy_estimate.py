@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Agreement strata: lower edges; the last stratum is closed at 1.
-DEFAULT_STRATA = (0.0, 0.6, 0.8, 0.9)
+# Agreement strata: lower edges; the last stratum is closed at 1. One edge sits at the default
+# review threshold (0.75): results under it are reviewed, those above mostly not, and a stratum
+# across it would calibrate the unreviewed on the harder reviewed ones.
+DEFAULT_STRATA = (0.0, 0.6, 0.75, 0.9)
 DEFAULT_MAX_WIDTH = 0.10
 DEFAULT_DRAWS = 4000
 _JEFFREYS = 0.5

@@ -1,23 +1,31 @@
-"""Bounding-box consensus: cluster workers' boxes per image and label, fuse, keep supported ones.
+"""Bounding-box consensus: cluster workers' boxes per image, fuse, keep supported ones.
 
-Per image and label:
+Per image:
 
-1. Cluster by IoU. Boxes are taken in order of their worker's weight (then larger first) and
-   join the cluster whose fused box they overlap most (IoU >= ``iou_threshold``) among the
-   clusters that worker has not joined yet; otherwise they open a new cluster. Then, until
-   stable, every worker's boxes are re-matched one-to-one to the fused boxes (best IoU first),
-   so that the greedy first pass does not leave a box in a worse cluster.
-2. Fuse each cluster: coordinates are the skill-weighted mean of its members' coordinates.
-3. Keep a cluster when its members' weight is at least ``min_support`` of the total weight of
-   the workers who annotated the image (drawing no box is a vote for "no box").
+1. Cluster by IoU within each label. Boxes are taken in order of their worker's weight (then
+   larger first) and join the cluster whose fused box they overlap most (IoU >=
+   ``iou_threshold``) among the clusters that worker has not joined yet; otherwise they open a
+   new cluster. Then, until stable, every worker's boxes are re-matched one-to-one to the fused
+   boxes (best IoU first), so that the greedy first pass does not leave a box in a worse cluster.
+2. Join clusters of different labels that are one object seen under two names: their fused
+   boxes overlap (IoU >= ``iou_threshold``) and no worker is in both (a worker who drew both
+   boxes saw two objects). Without this, one worker's wrong label splits an object's votes and
+   a box most workers drew is dropped, and the workers who drew it right are scored against a
+   consensus that lacks it.
+3. Fuse each cluster: coordinates are the skill-weighted mean of its members' coordinates, the
+   label is the one with most member weight (ties: the first label in sort order).
+4. Keep a cluster when its members' weight (``presence``) is at least ``min_support`` of the
+   total weight of the workers who annotated the image (drawing no box is a vote for "no box").
 
-Each fused box reports its members, ``support`` (that weight fraction) and ``mean_iou`` (mean
-IoU of the members to the fused box). Each worker gets the fused boxes they missed and their
-boxes that ended up in no kept cluster (extra boxes).
+Each fused box reports its members, ``support`` (weight share of the image's workers who drew
+it with the fused label: its agreement as delivered), ``presence`` (share who drew it under any
+label) and ``mean_iou`` (mean IoU of the members to the fused box). Each worker gets the fused
+boxes they missed, those they drew under another label, and their boxes that ended up in no
+kept cluster (extra boxes).
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_IOU_THRESHOLD = 0.5
 DEFAULT_MIN_SUPPORT = 0.5
@@ -58,16 +66,31 @@ class FusedBox:
     members: tuple[str, ...]
     support: float
     mean_iou: float
+    presence: float
 
 
 @dataclass(frozen=True)
 class ImageBoxConsensus:
-    """Kept boxes of one image, plus per worker the indices of kept boxes they missed and
-    the boxes they drew that match no kept box."""
+    """Kept boxes of one image, plus per worker the indices of kept boxes they missed, the
+    boxes they drew that match no kept box, and the indices of kept boxes they drew under
+    another label."""
 
     boxes: tuple[FusedBox, ...]
     missed: dict[str, tuple[int, ...]]
     extra: dict[str, tuple[Box, ...]]
+    mislabelled: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Clusters under ``min_support``: objects some worker drew that the consensus left out.
+    rejected: tuple[FusedBox, ...] = ()
+
+    @property
+    def agreement(self) -> float:
+        """How far the workers agree on the whole image: over every object anyone drew, the
+        share of worker weight that voted with the outcome (a kept box: those who drew it with
+        its label; a left-out one: those who did not draw it), and of those the lowest, since
+        the image is right only when every object is. 1.0 when nobody drew anything. Unlike
+        the mean support of the kept boxes, a true box that most workers missed lowers it."""
+        votes = [b.support for b in self.boxes] + [1.0 - b.presence for b in self.rejected]
+        return min(votes, default=1.0)
 
 
 def iou(a: Box, b: Box) -> float:
@@ -153,6 +176,33 @@ def _cluster_label(
     return clusters
 
 
+def _join_across_labels(
+    clusters: list[list[int]],
+    items: Sequence[tuple[int, Box]],
+    weights: list[float],
+    threshold: float,
+) -> list[list[int]]:
+    """Join clusters that share no worker and whose fused boxes overlap by ``threshold``, best
+    overlap first: one object that workers named differently (the label is voted afterwards)."""
+    groups = [list(c) for c in clusters]
+    while True:
+        centres = [_fuse([items[i] for i in g], weights, "") for g in groups]
+        workers = [{items[i][0] for i in g} for g in groups]
+        best: tuple[float, int, int] | None = None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                if workers[a] & workers[b]:
+                    continue
+                overlap = iou(centres[a], centres[b])
+                if overlap >= threshold and (best is None or overlap > best[0]):
+                    best = (overlap, a, b)
+        if best is None:
+            return groups
+        _, a, b = best
+        groups[a] = sorted(groups[a] + groups[b])
+        del groups[b]
+
+
 def fuse_boxes(
     answers: Sequence[tuple[str, Box]],
     workers: Iterable[str] | None = None,
@@ -176,30 +226,48 @@ def fuse_boxes(
     by_label: dict[str, list[int]] = {}
     for a, (_, box) in enumerate(answers):
         by_label.setdefault(box.label, []).append(a)
+    items = [(index[worker], box) for worker, box in answers]
 
-    kept: list[FusedBox] = []
-    kept_members: list[set[int]] = []
-    matched: set[int] = set()  # indices into answers
+    clusters: list[list[int]] = []  # indices into answers
     for label in sorted(by_label):
         positions = by_label[label]
-        items = [(index[answers[a][0]], answers[a][1]) for a in positions]
-        for cluster in _cluster_label(items, worker_weights, label, iou_threshold):
-            members = [items[i] for i in cluster]
-            weight = sum(worker_weights[w] for w, _ in members)
-            support = weight / total if total > 0 else len(members) / len(names)
-            if support + 1e-12 < min_support:
-                continue
-            fused = _fuse(members, worker_weights, label)
-            kept.append(
-                FusedBox(
-                    box=fused,
-                    members=tuple(names[w] for w in sorted(w for w, _ in members)),
-                    support=support,
-                    mean_iou=sum(iou(b, fused) for _, b in members) / len(members),
-                )
-            )
-            kept_members.append({w for w, _ in members})
-            matched.update(positions[i] for i in cluster)
+        own = [items[a] for a in positions]
+        for cluster in _cluster_label(own, worker_weights, label, iou_threshold):
+            clusters.append(sorted(positions[i] for i in cluster))
+    clusters = _join_across_labels(clusters, items, worker_weights, iou_threshold)
+
+    def share(members: Sequence[tuple[int, Box]]) -> float:
+        if total > 0:
+            return sum(worker_weights[w] for w, _ in members) / total
+        return len(members) / len(names)
+
+    kept: list[FusedBox] = []
+    rejected: list[FusedBox] = []
+    kept_members: list[set[int]] = []
+    kept_labels: list[dict[int, str]] = []
+    matched: set[int] = set()  # indices into answers
+    for cluster in clusters:
+        members = [items[a] for a in cluster]
+        presence = share(members)
+        votes: dict[str, float] = {}
+        for w, b in members:
+            votes[b.label] = votes.get(b.label, 0.0) + worker_weights[w]
+        label = max(sorted(votes), key=lambda name: votes[name])
+        fused = _fuse(members, worker_weights, label)
+        fused_box = FusedBox(
+            box=fused,
+            members=tuple(names[w] for w in sorted(w for w, _ in members)),
+            support=share([m for m in members if m[1].label == label]),
+            mean_iou=sum(iou(b, fused) for _, b in members) / len(members),
+            presence=presence,
+        )
+        if presence + 1e-12 < min_support:
+            rejected.append(fused_box)
+            continue
+        kept.append(fused_box)
+        kept_members.append({w for w, _ in members})
+        kept_labels.append({w: b.label for w, b in members})
+        matched.update(cluster)
 
     order = sorted(
         range(len(kept)),
@@ -207,8 +275,17 @@ def fuse_boxes(
     )
     kept = [kept[i] for i in order]
     kept_members = [kept_members[i] for i in order]
+    kept_labels = [kept_labels[i] for i in order]
     missed = {
         name: tuple(i for i, members in enumerate(kept_members) if w not in members)
+        for w, name in enumerate(names)
+    }
+    mislabelled = {
+        name: tuple(
+            i
+            for i, labels in enumerate(kept_labels)
+            if w in labels and labels[w] != kept[i].box.label
+        )
         for w, name in enumerate(names)
     }
     extra = {
@@ -217,7 +294,8 @@ def fuse_boxes(
         )
         for name in names
     }
-    return ImageBoxConsensus(tuple(kept), missed, extra)
+    rejected.sort(key=lambda f: (f.box.label, f.box.y_min, f.box.x_min))
+    return ImageBoxConsensus(tuple(kept), missed, extra, mislabelled, tuple(rejected))
 
 
 def aggregate_boxes(

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from engine.billing.media_measure import measure_sources
+from engine.billing.service import reserve_for_job
 from engine.db.models import JobRow, SourceMediaRow
 from engine.domain.job_stage import JobStage
 from engine.domain.media_sniffing import SNIFF_BYTES, UnsupportedMedia, identify_upload
@@ -181,12 +183,19 @@ def _store_source(
 
 
 def _record_job(uow: UnitOfWork, store: ObjectStore, upload: _Upload) -> str:
-    """One short transaction: the job, its sources and its first pipeline step."""
+    """One short transaction: the job, its sources, its first pipeline step and, for a job
+    with a pay rate, the reservation of its quote (a 402 when the client is short)."""
     try:
+        # A paid job's media is measured for its quote before the transaction opens.
+        media = measure_sources(store, upload.sources) if upload.spec.pay_rate else ()
         with uow:
             _new_job(uow, upload.job_id, upload.client_id, upload.spec)
             for source in upload.sources:
                 uow.jobs.add_source(source)
+            reserve_for_job(
+                uow, client_id=upload.client_id, job_id=upload.job_id, spec=upload.spec,
+                media=media, settings=get_settings(),
+            )  # fmt: skip
             uow.commit()
     except BaseException:
         upload.delete_written(store)

@@ -23,7 +23,9 @@ class JobRepository:
         if not for_update:
             # The session's identity map answers repeated reads without a round trip.
             return self.session.get(JobRow, job_id)
-        return self.session.scalar(select(JobRow).where(JobRow.id == job_id).with_for_update())
+        return self.session.scalar(
+            select(JobRow).where(JobRow.id == job_id).with_for_update(key_share=True)
+        )
 
     def get_for_client(self, job_id: str, client_id: str) -> JobRow | None:
         return self.session.scalar(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from engine.billing.service import settle_failed_job
 from engine.db.models import JobRow, SourceMediaRow, TaskRow
 from engine.domain.job_stage import JobStage, check_transition
 from engine.jobs.errors import JobNotFound
@@ -133,6 +134,8 @@ def move_job_to(uow: UnitOfWork, job: JobRow, stage: JobStage, detail: str | Non
     job.stage = stage.value
     if stage is JobStage.FAILED:
         job.failure_reason = detail
+        # A paid job pays what its workers earned so far; the rest of its reservation goes back.
+        settle_failed_job(uow, job.id)
     uow.jobs.add_stage_event(job.id, stage.value, detail)
     if stage is not current:  # X -> X is a redelivered task picking the job up again
         route_stage_entered(uow, job, stage)

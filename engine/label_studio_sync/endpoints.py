@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from engine.api.body_limit import WEBHOOK_BODY_LIMIT
 from engine.api.deps import get_ctx, run_unit_of_work
 from engine.label_studio_sync.service import WebhookAnnotation, ingest_annotations
+from engine.publishing.ls_server import label_studio_server
 from engine.settings import Settings
 from engine.work.service import DistributionSettings
 from schemas.safe_text import refuse_nul_in_json
@@ -52,8 +53,10 @@ async def label_studio_webhook(
     if action not in HANDLED:
         return {"status": "ignored", "action": action}
     annotations = webhook_annotations(payload)
+    # A webhook comes from the configured Label Studio: its ids are that server's.
+    server = label_studio_server(ctx.settings.label_studio_url)
     outcomes = await run_unit_of_work(
-        ctx, ingest_annotations, annotations, _distribution(ctx.settings)
+        ctx, ingest_annotations, server, annotations, _distribution(ctx.settings)
     )
     results = [
         {"annotation": a.annotation["id"], "status": o.status, "reason": o.reason}

@@ -9,6 +9,7 @@ writes the quality triggers' next step (scoring, finishing review) in the same t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class IngestOutcome:
 
 @dataclass(frozen=True)
 class WebhookAnnotation:
+    """An annotation as a webhook names it (of the configured Label Studio server)."""
+
     ls_project_id: int
     ls_task_id: int
     annotation: dict[str, Any]
@@ -79,7 +82,8 @@ class EngineDesk:
             uow, worker_id, link.task_id, link.replica, settings, channel=CHANNEL
         )
         return work.submit(
-            uow, worker_id, lease.lease_id, answer, client_answer_id=f"ls-{annotation_id}",
+            uow, worker_id, lease.lease_id, answer,
+            client_answer_id=client_answer_id(link.ls_server, annotation_id),
             time_spent_seconds=lead_time, source=CHANNEL, ls_annotation_id=annotation_id,
         )  # fmt: skip
 
@@ -92,7 +96,9 @@ class EngineDesk:
             uow, reviewer_id, task_id, quality.QualitySettings(), channel=CHANNEL
         )
         return quality.submit_review(
-            uow, reviewer_id, lease_id, "correct", answer, client_review_id=f"ls-{annotation_id}",
+            uow, reviewer_id, lease_id, "correct", answer,
+            # With the task: another server's annotation of the same id is another task's.
+            client_review_id=f"ls-{task_id}-{annotation_id}",
             source=CHANNEL, time_spent_seconds=lead_time,
         )  # fmt: skip
 
@@ -100,21 +106,32 @@ class EngineDesk:
 ENGINE_DESK = EngineDesk()
 
 
+def client_answer_id(server: str, annotation_id: int) -> str:
+    """The answer's replay key: two servers' annotations with one id stay two answers."""
+    if not server:
+        return f"ls-{annotation_id}"  # the key of answers filed before servers were told apart
+    tag = hashlib.sha256(server.encode()).hexdigest()[:12]
+    return f"ls-{tag}-{annotation_id}"
+
+
 def ingest_annotation(
     uow: UnitOfWork,
+    server: str,
     ls_project_id: int,
     ls_task_id: int,
     annotation: dict[str, Any],
     settings: work.DistributionSettings,
     desk: AnswerDesk = ENGINE_DESK,
 ) -> IngestOutcome:
-    """File one annotation as an answer (or a review, in a review project). The caller commits."""
+    """File one annotation of Label Studio ``server`` as an answer (or a review, in a review
+    project). The caller commits."""
     annotation_id = int(annotation["id"])
-    link = uow.publishing.task_link(ls_task_id)
-    existing = uow.work.answer_by_annotation(annotation_id)
+    link = uow.publishing.task_link(server, ls_task_id)
+    existing = uow.refused_annotations.answer_for(annotation_id, link.task_id) if link else None
     if existing is not None:
         return _update_answer(uow, existing, link, annotation, desk)
-    if uow.refused_annotations.get(annotation_id) is not None:
+    refused = uow.refused_annotations.get(server, annotation_id)
+    if refused is not None and not _left_by_a_reset_server(refused, link):
         return IngestOutcome("refused", reason=REFUSED_EARLIER)
     if annotation.get("was_cancelled"):
         return IngestOutcome("ignored", reason="the worker skipped the task")
@@ -125,10 +142,10 @@ def ingest_annotation(
         # and the next reconciliation files it then.
         return IngestOutcome("ignored", reason="not a task the engine published (yet)")
     user_id = _user_id(annotation)
-    worker = uow.workers.by_ls_user(user_id) if user_id is not None else None
+    worker = uow.workers.by_ls_user(server, user_id) if user_id is not None else None
     if worker is None:
         return _refuse(
-            uow, annotation, ls_project_id,
+            uow, annotation, server, ls_project_id,
             f"Label Studio user {user_id} is not a Kazi worker", task_id=task.id,
         )  # fmt: skip
     try:
@@ -136,37 +153,40 @@ def ingest_annotation(
             JobKind(job.kind), annotation.get("result") or [], _image_size(task)
         )
     except LabelingPayloadError as exc:
-        return _refuse(uow, annotation, ls_project_id, str(exc), task.id, worker.id)
+        return _refuse(uow, annotation, server, ls_project_id, str(exc), task.id, worker.id)
     lead_time = _lead_time(annotation)
-    project = uow.publishing.project_by_ls_id(ls_project_id)
+    project = uow.publishing.project_by_ls_id(server, ls_project_id)
     if project is not None and project.role == "review":
         try:
             review_id = desk.file_review(uow, worker.id, task.id, answer, annotation_id, lead_time)
         except work.WorkError as exc:
-            return _refuse(uow, annotation, ls_project_id, exc.message, task.id, worker.id)
+            return _refuse(uow, annotation, server, ls_project_id, exc.message, task.id, worker.id)
         after_review(uow, job.id)
         return IngestOutcome("reviewed", review_id, job_id=job.id)
     try:
         result = desk.file_answer(uow, worker.id, link, answer, annotation_id, lead_time, settings)
     except work.WorkError as exc:
         # A webhook and a reconciliation racing on one annotation: the other one filed it.
-        raced = uow.work.answer_by_annotation(annotation_id)
+        raced = uow.refused_annotations.answer_for(annotation_id, task.id)
         if raced is not None:
             return IngestOutcome("duplicate", raced.id)
-        return _refuse(uow, annotation, ls_project_id, exc.message, task.id, worker.id)
+        return _refuse(uow, annotation, server, ls_project_id, exc.message, task.id, worker.id)
     after_answer(uow, result.job_id)
     return IngestOutcome("accepted", result.answer_id, job_id=result.job_id)
 
 
 def ingest_annotations(
     uow: UnitOfWork,
+    server: str,
     annotations: Sequence[WebhookAnnotation],
     settings: work.DistributionSettings,
     desk: AnswerDesk = ENGINE_DESK,
 ) -> list[IngestOutcome]:
     """A webhook's annotations, in the request's unit of work."""
     return [
-        ingest_annotation(uow, a.ls_project_id, a.ls_task_id, a.annotation, settings, desk)
+        ingest_annotation(
+            uow, server, a.ls_project_id, a.ls_task_id, a.annotation, settings, desk
+        )  # fmt: skip
         for a in annotations
     ]
 
@@ -200,15 +220,18 @@ def _update_answer(
 def _refuse(
     uow: UnitOfWork,
     annotation: dict[str, Any],
+    server: str,
     ls_project_id: int,
     reason: str,
     task_id: str | None = None,
     worker_id: str | None = None,
 ) -> IngestOutcome:
     annotation_id = int(annotation["id"])
-    if uow.refused_annotations.get(annotation_id) is None:
+    earlier = uow.refused_annotations.get(server, annotation_id)
+    if earlier is None:
         uow.refused_annotations.add(
             RefusedAnnotationRow(
+                ls_server=server,
                 ls_annotation_id=annotation_id,
                 ls_project_id=ls_project_id,
                 task_id=task_id,
@@ -217,8 +240,22 @@ def _refuse(
                 payload=annotation,
             )
         )
+    elif task_id is not None and earlier.task_id not in (None, task_id):
+        # A reset server's leftover under the same id: this annotation's reason replaces it.
+        earlier.ls_project_id, earlier.task_id, earlier.worker_id = (
+            ls_project_id,
+            task_id,
+            worker_id,
+        )
+        earlier.reason, earlier.payload = reason, annotation
     log.info("refused Label Studio annotation %s: %s", annotation_id, reason)
     return IngestOutcome("refused", reason=reason)
+
+
+def _left_by_a_reset_server(refused: RefusedAnnotationRow, link: LabelStudioTaskRow | None) -> bool:
+    """A refusal recorded for another engine task than this annotation's: the id was handed
+    out again by a server reset at the same address (an annotation never changes task)."""
+    return link is not None and refused.task_id is not None and refused.task_id != link.task_id
 
 
 def _user_id(annotation: dict[str, Any]) -> int | None:
@@ -254,6 +291,7 @@ class ReconcileReport:
 def reconcile(
     uow: UnitOfWork,
     port: LabelStudioPort,
+    server: str,
     settings: work.DistributionSettings,
     job_id: str | None = None,
     desk: AnswerDesk = ENGINE_DESK,
@@ -263,7 +301,11 @@ def reconcile(
     annotation is filed in a short transaction of its own."""
     with uow:
         repo = uow.publishing
-        rows = repo.projects_of_job(job_id) if job_id else repo.projects_taking_annotations()
+        rows = (
+            repo.projects_of_job(job_id, server)
+            if job_id
+            else repo.projects_taking_annotations(server)
+        )
         projects = [r.ls_project_id for r in rows]
     report = ReconcileReport(projects=len(projects))
     for ls_project_id in projects:
@@ -271,8 +313,9 @@ def reconcile(
             report.seen += 1
             with uow:
                 outcome = ingest_annotation(
-                    uow, ls_project_id, int(annotation["task"]), annotation, settings, desk
-                )
+                    uow, server, ls_project_id, int(annotation["task"]), annotation, settings,
+                    desk,
+                )  # fmt: skip
                 uow.commit()
             if outcome.status == "accepted":
                 report.accepted += 1

@@ -63,6 +63,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
             "expire-leases": {"task": "kazi.publish.expire_leases", "schedule": 60.0},
             "score-past-deadline": {"task": "kazi.score.deadlines", "schedule": 60.0},
+            # Earnings past their hold become payable; hourly is well inside a day's hold.
+            "release-held-earnings": {"task": "kazi.pipeline.release_earnings", "schedule": 3600.0},
             "reconcile-label-studio": {
                 "task": "kazi.publish.reconcile",
                 "schedule": float(settings.reconcile_seconds),

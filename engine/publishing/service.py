@@ -80,6 +80,8 @@ class LabelStudioTarget:
     webhook_url: str
     webhook_secret: str
     batch_size: int = 500
+    # Which Label Studio the port talks to (engine/publishing/ls_server.py): ids are its own.
+    server: str = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,7 @@ def _ensure_project(
     """The job's project for ``name``: the recorded one, else one found in Label Studio by its
     title, else a new one. Returns (Label Studio id, whether this call created it)."""
     with uow:
-        row = uow.publishing.project(job_id, name.role, name.replica)
+        row = uow.publishing.project(job_id, name.role, name.replica, target.server)
         recorded = row.ls_project_id if row is not None else None
     if recorded is not None:
         return recorded, False
@@ -284,7 +286,8 @@ def _ensure_project(
         ls_id, fresh = port.create_project(name.title, config, name.description), True
     port.register_webhook(ls_id, target.webhook_url, target.webhook_secret)
     with uow:
-        kept = uow.publishing.record_project(job_id, name.role, name.replica, ls_id)
+        kept = uow.publishing.record_project(job_id, name.role, name.replica, target.server,
+                                             ls_id)  # fmt: skip
         uow.commit()
     if kept != ls_id:
         log.warning("job %s: project %d was recorded first; dropping %d", job_id, kept, ls_id)
@@ -305,7 +308,7 @@ def _put_tasks(
 ) -> None:
     """Import into the project every task ``tasks_of`` names that has no link yet."""
     with uow:
-        done = uow.publishing.published_task_ids(ls_project_id)
+        done = uow.publishing.published_task_ids(target.server, ls_project_id)
         todo = [t for t in tasks_of(uow) if t.task_id not in done]
     if not todo:
         return
@@ -314,7 +317,7 @@ def _put_tasks(
     in_ls = {} if fresh_project else port.existing_task_ids(ls_project_id)
     adopted = [(t.task_id, in_ls[t.task_id]) for t in todo if t.task_id in in_ls]
     if adopted:
-        _record_links(uow, ls_project_id, replica, adopted)
+        _record_links(uow, target.server, ls_project_id, replica, adopted)
         log.info("Label Studio project %d: adopted %d tasks", ls_project_id, len(adopted))
     todo = [t for t in todo if t.task_id not in in_ls]
     for start in range(0, len(todo), target.batch_size):
@@ -322,17 +325,25 @@ def _put_tasks(
         items = [_ls_item(kind, t, target.link) for t in batch]
         ls_ids = port.import_tasks(ls_project_id, items, batch_size=target.batch_size)
         pairs = zip([t.task_id for t in batch], ls_ids, strict=True)
-        _record_links(uow, ls_project_id, replica, pairs)
+        _record_links(uow, target.server, ls_project_id, replica, pairs)
         log.info("%d tasks into Label Studio project %d", len(batch), ls_project_id)
 
 
 def _record_links(
-    uow: UnitOfWork, ls_project_id: int, replica: int, pairs: Iterable[tuple[str, int]]
+    uow: UnitOfWork,
+    server: str,
+    ls_project_id: int,
+    replica: int,
+    pairs: Iterable[tuple[str, int]],
 ) -> None:
     links = [
         LabelStudioTaskRow(
-            ls_task_id=ls_id, ls_project_id=ls_project_id, task_id=task_id, replica=replica
-        )
+            ls_server=server,
+            ls_task_id=ls_id,
+            ls_project_id=ls_project_id,
+            task_id=task_id,
+            replica=replica,
+        )  # fmt: skip
         for task_id, ls_id in pairs
     ]
     with uow:

@@ -82,7 +82,8 @@ def merge_labels(
 def merge_boxes(
     answers: Sequence[AnswerIn], weights: Mapping[str, float]
 ) -> dict[str, MergedResult]:
-    """IoU clustering per label, skill-weighted fusion; agreement is the mean support."""
+    """IoU clustering per label, skill-weighted fusion; agreement is the weakest object's
+    vote share (engine/domain/box_consensus.py ``ImageBoxConsensus.agreement``)."""
     box_answers = []
     participants: dict[str, set[str]] = {}
     for a in answers:
@@ -106,13 +107,8 @@ def merge_boxes(
             }  # fmt: skip
             for f in consensus.boxes
         ]
-        agreement = (
-            sum(round(f.support, 4) for f in consensus.boxes) / len(consensus.boxes)
-            if consensus.boxes
-            else 1.0
-            - sum(1 for w in consensus.extra.values() if w)
-            / max(1, len(participants.get(task_id, ())))
-        )
+        # The weakest object decides: a true box most workers missed lowers it too.
+        agreement = round(consensus.agreement, 4)
         out[task_id] = MergedResult(
             {"boxes": [{k: v for k, v in b.items() if k != "agreement"} for b in boxes]},
             agreement,

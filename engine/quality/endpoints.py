@@ -6,20 +6,43 @@ The review routes check the key before they read the body, as the worker routes 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from engine.api.deps import UoW, get_ctx, run_unit_of_work
 from engine.api.request_body import json_body_doc, read_json_body, read_optional_json_body
+from engine.bootstrap import EngineContext
+from engine.domain.lease_rules import WorkerTier
 from engine.quality import service
 from engine.quality.service import QualitySettings
 from engine.unit_of_work import UnitOfWork
 from engine.work.endpoints import Worker, WorkerKey, body_after_key, worker_for_key
+from engine.work.service import NotAReviewer
 from schemas.work import FeedbackItem, ReviewLeaseView, ReviewNextRequest, ReviewSubmit
 
 router = APIRouter(tags=["review"])
+
+
+def _reviewer_only(uow: UnitOfWork, key: str) -> None:
+    if worker_for_key(uow, key).tier != WorkerTier.REVIEWER.value:
+        raise NotAReviewer("only reviewers can take review tasks")
+
+
+async def _body_after_reviewer_key(
+    ctx: EngineContext, key: str, reading: Awaitable[ReviewNextRequest | None]
+) -> ReviewNextRequest | None:
+    """``body_after_key`` for reviewers only: a worker of another tier gets its 403 before
+    anything about its body (413, 422)."""
+    try:
+        return await reading
+    except (RequestValidationError, HTTPException):
+        await run_unit_of_work(ctx, _reviewer_only, key)
+        raise
 
 
 @router.post(
@@ -31,7 +54,8 @@ router = APIRouter(tags=["review"])
 )
 async def next_review(request: Request, key: WorkerKey) -> ReviewLeaseView | Response:
     ctx = get_ctx(request)
-    body = await body_after_key(ctx, key, read_optional_json_body(request, ReviewNextRequest))
+    reading = read_optional_json_body(request, ReviewNextRequest)
+    body = await _body_after_reviewer_key(ctx, key, reading)
     settings = QualitySettings.from_settings(ctx.settings)
     job_id = body.job_id if body else None
     lease = await run_unit_of_work(ctx, _lease_review, key, settings, job_id)

@@ -79,7 +79,7 @@ class QualityRepository:
     def result(self, task_id: str, *, for_update: bool = False) -> TaskResultRow | None:
         stmt = select(TaskResultRow).where(TaskResultRow.task_id == task_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return self.session.scalar(stmt)
 
     def results(self, job_id: str) -> Sequence[TaskResultRow]:
@@ -123,7 +123,7 @@ class QualityRepository:
                 AssignmentRow.task_id == task_id,
                 AssignmentRow.purpose == SlotPurpose.REVIEW.value,
             )
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
 
     def results_in_review(self, job_id: str) -> Sequence[TaskResultRow]:

@@ -28,6 +28,7 @@ from engine.domain.result_states import (
 )
 from engine.domain.work_states import SlotPurpose, SlotState, lease_outcome, submit_refusal
 from engine.domain.worker_skill import TierPolicy
+from engine.earnings.service import earn_for_review
 from engine.jobs.service import move_job_to
 from engine.quality.scoring import score_row, update_tiers
 from engine.quality.settings import QualitySettings
@@ -165,6 +166,7 @@ def submit_review(
         leasing.take_for_late_submit(uow, slot, lease, now, own_slot=True)
     leasing.fill(slot, lease, now, answer_id=None)
     _rescore(uow, result.job_id, lease.task_id, final)
+    earn_for_review(uow, result.job_id, lease.task_id, review.id, reviewer_id)
     return review.id
 
 

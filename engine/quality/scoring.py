@@ -18,6 +18,7 @@ from engine.domain.lease_rules import WorkerStatus, WorkerTier
 from engine.domain.result_states import FinalSource, ResultStatus, ScoreReference, scored_status
 from engine.domain.review_selection import sample_draw, select_for_review
 from engine.domain.worker_skill import TierPolicy, decide_tier, estimate_skill
+from engine.earnings.service import earn_for_final_tasks
 from engine.jobs.service import move_job_to
 from engine.quality.consensus import AnswerIn, MergedResult, merge
 from engine.quality.settings import QualitySettings
@@ -176,12 +177,17 @@ def write_results(
     merged: Mapping[str, MergedResult],
     to_review: Mapping[str, str],
 ) -> None:
-    """Scoring writes each regular task's result afresh; one in review gets a review slot."""
+    """Scoring writes each regular task's result afresh; one in review gets a review slot.
+    Answers of final results (and of gold tasks) earn in the same transaction."""
+    final = [t.id for t in job.tasks.values() if t.is_gold]
     for task in job.regular_tasks:
         row = result_row(job.job_id, task.id, merged.get(task.id), to_review.get(task.id))
         uow.quality.put_result(row)
         if row.status == ResultStatus.IN_REVIEW.value:
             uow.quality.add_review_slot(job.job_id, task.id)
+        elif row.status == ResultStatus.FINAL.value:
+            final.append(task.id)
+    earn_for_final_tasks(uow, job.job_id, final)
 
 
 def update_tiers(uow: UnitOfWork, workers: Sequence[str], policy: TierPolicy) -> None:

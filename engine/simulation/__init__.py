@@ -1,1 +1,2 @@
-"""Simulated trainee workers: error models (pure) and drivers that answer through the real APIs."""
+"""Simulated trainee workers: error models (pure), drivers that answer through the real APIs,
+and a box job run in memory through the engine's scoring code (box_job, pure)."""

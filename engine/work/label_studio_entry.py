@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from engine.api.deps import Ctx, run_unit_of_work
+from engine.publishing.ls_server import label_studio_server
 from engine.unit_of_work import UnitOfWork
 from engine.work import service
 from engine.work.endpoints import distribution_settings
@@ -32,7 +33,11 @@ class LabelStudioTask:
 
 
 def lease_in_label_studio(
-    uow: UnitOfWork, worker_id: str, settings: DistributionSettings, job_id: str | None
+    uow: UnitOfWork,
+    worker_id: str,
+    settings: DistributionSettings,
+    job_id: str | None,
+    server: str,
 ) -> LabelStudioTask | str:
     """Lease the worker's next task and find it in Label Studio; a message when there is none
     there (a lease on a task published to the worker API only is given back at once)."""
@@ -41,8 +46,8 @@ def lease_in_label_studio(
     lease = service.lease_next(uow, worker_id, settings, job_id=job_id, channel="label_studio")
     if lease is None:
         return "No task is waiting for you. Try again later."
-    link = uow.publishing.ls_task_for(lease.task_id, lease.replica or 0)
-    project = uow.publishing.project_by_ls_id(link.ls_project_id) if link else None
+    link = uow.publishing.ls_task_for(lease.task_id, lease.replica or 0, server)
+    project = uow.publishing.project_by_ls_id(server, link.ls_project_id) if link else None
     if link is None or project is None:
         # The job was published to the worker API only; do not hold the task hostage.
         service.release(uow, worker_id, lease.lease_id)
@@ -71,8 +76,9 @@ async def start_in_label_studio(
         raise HTTPException(403, INVALID_LINK)
     try:
         found = await run_unit_of_work(
-            ctx, lease_in_label_studio, worker, distribution_settings(ctx), job_id
-        )
+            ctx, lease_in_label_studio, worker, distribution_settings(ctx), job_id,
+            label_studio_server(ctx.settings.label_studio_url),
+        )  # fmt: skip
     except UnknownWorker as exc:
         raise HTTPException(403, exc.message) from exc
     except service.WorkError as exc:

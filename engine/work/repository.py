@@ -255,7 +255,7 @@ class WorkRepository:
     def slot(self, assignment_id: int, *, for_update: bool = False) -> AssignmentRow | None:
         stmt = select(AssignmentRow).where(AssignmentRow.id == assignment_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return self.session.scalar(stmt)
 
     def slot_for(self, task_id: str, replica: int) -> AssignmentRow | None:
@@ -402,7 +402,7 @@ class WorkRepository:
     def lease(self, lease_id: str, *, for_update: bool = False) -> LeaseRow | None:
         stmt = select(LeaseRow).where(LeaseRow.id == lease_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return self.session.scalar(stmt)
 
     def expire_leases(self, now: datetime) -> int:
@@ -440,11 +440,6 @@ class WorkRepository:
     def answer_of(self, task_id: str, worker_id: str) -> AnswerRow | None:
         return self.session.scalar(
             select(AnswerRow).where(AnswerRow.task_id == task_id, AnswerRow.worker_id == worker_id)
-        )
-
-    def answer_by_annotation(self, ls_annotation_id: int) -> AnswerRow | None:
-        return self.session.scalar(
-            select(AnswerRow).where(AnswerRow.ls_annotation_id == ls_annotation_id)
         )
 
     def slot_counts(self, job_id: str) -> dict[str, int]:

@@ -4,7 +4,9 @@ or stopped while a real audio job runs, each scenario on its own private stack a
 Every job must still reach labeling; simulated workers then answer every task over the worker
 API until the job is delivered. Checked: each audio task has exactly one draft, each task has
 ``overlap`` answers from distinct workers, and every accepted submit has its answer row (none
-lost, none doubled). Printed: seconds from the fault's end to the job's next progress (a stage
+lost, none doubled). The jobs are paid (a funded client, a pay rate per task): each answer earns
+exactly once (one ``earn:answer:<id>`` entry at the rate) and ``kazi ledger check`` is clean
+after the fault. Printed: seconds from the fault's end to the job's next progress (a stage
 change or a new draft).
 
 The four scenarios run at the same time, each on its own stack (a fault on a shared stack would
@@ -14,6 +16,8 @@ scenario's outcome. Run: ``.venv/bin/pytest -s tests/e2e/test_fault_injection.py
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
 import time
 import uuid
@@ -26,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.fault_stack import (
+    KAZI,
     SETTLED,
     FaultStack,
     JobProgress,
@@ -47,6 +52,10 @@ POSTGRES_DOWN_SECONDS = 20.0
 # reconnect and the 0.1 s polling all run late. It bounds whether recovery happens on its own
 # (without the broker's one-hour visibility timeout), not how fast.
 RECOVERY_GRACE_SECONDS = 20.0
+# The jobs are paid: every answer earns this (the answers agree, so all are accepted).
+CURRENCY = "KES"
+RATE, RATE_MINOR = "5.00", 500
+FUNDS = "10000.00"  # far more than the quote: intake must not refuse the job
 
 
 def stall_seconds() -> float:
@@ -77,6 +86,7 @@ class ScenarioRun:
     fault: Fault | None = None
     recovery_seconds: float | None = None
     submits: list[SubmitRecord] = field(default_factory=list)
+    ledger_check: subprocess.CompletedProcess[str] | None = None
 
 
 class MissedWindow(AssertionError):
@@ -149,13 +159,44 @@ SCENARIOS: dict[str, Callable[[FaultStack, str], Fault]] = {
 }
 
 
+def _funded_client(stack: FaultStack) -> dict[str, str]:
+    """A client with prepaid funds (a production-mode stack: no funds, no paid job)."""
+    name = f"fault-{uuid.uuid4().hex[:8]}"
+    out = stack.kazi("clients", "create", name)
+    key = next(ln.removeprefix("api key ") for ln in out.splitlines() if ln.startswith("api key"))
+    stack.kazi(
+        "ledger", "topup", "--client", name, "--amount", FUNDS, "--currency", CURRENCY,
+        "--reference", "fault-deposit",
+    )  # fmt: skip
+    return {"Authorization": f"Bearer {key.strip()}"}
+
+
+def _submit_paid_audio(stack: FaultStack, client: dict[str, str], wav: Path) -> str:
+    pay_rate = {"amount": RATE, "currency": CURRENCY, "per": "task", "policy": "accepted_only"}
+    spec = {"kind": "transcription", "overlap": OVERLAP, "gold_ratio": 0.0, "pay_rate": pay_rate}
+    with wav.open("rb") as audio:
+        resp = stack.http.post(
+            "/v1/jobs", headers=client, data={"spec": json.dumps(spec)},
+            files=[("files", (wav.name, audio, "audio/wav"))],
+        )  # fmt: skip
+    assert resp.status_code == 201, f"job submit: {resp.status_code} {resp.text}"
+    return str(resp.json()["id"])
+
+
+def _ledger_check(stack: FaultStack) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KAZI), "ledger", "check", "--json"], cwd=stack.root, env=stack.env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
 def _run_scenario(
     run: ScenarioRun, inject: Callable[[FaultStack, str], Fault], wav: Path, logs: Path
 ) -> None:
     root = Path(tempfile.gettempdir()) / f"kazi-fault-{uuid.uuid4().hex[:8]}"
     stack = run.stack = FaultStack(run.name, root, logs)
     stack.start()
-    job_id = run.job_id = stack.submit_audio(stack.new_client(), wav, OVERLAP)
+    job_id = run.job_id = _submit_paid_audio(stack, _funded_client(stack), wav)
     fault = run.fault = inject(stack, job_id)
     run.recovery_seconds = stack.seconds_to_next_progress(
         job_id, fault.at_end, recovery_bound() + 60
@@ -167,6 +208,7 @@ def _run_scenario(
     run.submits = answer_every_task(stack, job_id, workers)
     stage = stack.wait_for_stage(job_id, ("delivered", "reviewing", "failed"), 180)
     assert stage == "delivered", stack.diagnostics(job_id)
+    run.ledger_check = _ledger_check(stack)
 
 
 @dataclass(frozen=True)
@@ -221,10 +263,30 @@ def _check(run: ScenarioRun) -> None:
     stored = {(worker, cid): answer_id for answer_id, _, worker, cid in answers}
     assert {(s.worker_id, s.client_answer_id): s.answer_id for s in run.submits} == stored
 
+    _check_pay(run, [answer_id for answer_id, _, _, _ in answers])
+
     assert run.recovery_seconds < recovery_bound(), (
         f"no progress within {recovery_bound():.0f} s of the fault's end\n"
         + run.stack.diagnostics(run.job_id)
     )
+
+
+def _check_pay(run: ScenarioRun, answer_ids: list[int]) -> None:
+    """Each answer earned once at the rate (all agree: all accepted); the ledger balances."""
+    assert run.stack is not None and run.ledger_check is not None
+    done = run.ledger_check
+    assert done.returncode == 0, f"kazi ledger check: {done.returncode}\n{done.stdout}{done.stderr}"
+    assert json.loads(done.stdout)["clean"] is True, done.stdout
+    earned = run.stack.db.rows(
+        """
+        SELECT t.idempotency_key, count(*) OVER (PARTITION BY t.idempotency_key), x.amount
+          FROM journal_transactions t JOIN journal_transfers x ON x.transaction_id = t.id
+         WHERE t.idempotency_key LIKE 'earn:answer:%%' AND t.cause ->> 'job_id' = %s
+        """,
+        run.job_id,
+    )
+    assert [(key, n, amount) for key, n, amount in earned if n != 1 or amount != RATE_MINOR] == []
+    assert sorted(key for key, _, _ in earned) == sorted(f"earn:answer:{a}" for a in answer_ids)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

@@ -8,10 +8,19 @@ import subprocess
 
 import yaml
 
+from engine.billing.billing_settings import BillingSettings
+from engine.ledger.pay_policy import PayPolicy
+from engine.payouts.payout_settings import PayoutSettings
 from engine.settings import Settings
+from engine.statements.keys import StatementKeySettings
 from tests.conftest import REPO_ROOT
 
-FIELDS = {name.upper() for name in Settings.model_fields}
+# Every settings class reads KAZI_-prefixed variables.
+FIELDS = {
+    name.upper()
+    for model in (Settings, PayPolicy, PayoutSettings, BillingSettings, StatementKeySettings)
+    for name in model.model_fields
+}
 
 
 def _kazi_vars(text: str) -> set[str]:

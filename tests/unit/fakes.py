@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.db.billing_models import JobBillingRow
 from engine.pipeline.routing import Step
 from engine.unit_of_work import UnitOfWork
+from tests.unit.ledger.fake_ledger import FakeLedgerRepository
 
 
 @dataclass
@@ -42,12 +44,28 @@ class FakeOutbox:
         return [s.task for s in self.committed]
 
 
+class FakeBillingRepository:
+    """The job_billing rows (a job with a pay rate has one from intake on)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, JobBillingRow] = {}
+
+    def add(self, row: JobBillingRow) -> None:
+        assert row.job_id not in self.rows
+        self.rows[row.job_id] = row
+
+    def get(self, job_id: str, *, for_update: bool = False) -> JobBillingRow | None:
+        return self.rows.get(job_id)
+
+
 class FakeUnitOfWork(UnitOfWork):
     """Counts commits; on commit the outbox's pending steps become committed, on rollback they
     are dropped, like the real outbox."""
 
     def __init__(self, **repositories: Any) -> None:
         self.outbox = FakeOutbox()  # type: ignore[assignment]
+        self.ledger = FakeLedgerRepository()  # type: ignore[assignment]
+        self.billing = FakeBillingRepository()  # type: ignore[assignment]
         for name, repo in repositories.items():
             setattr(self, name, repo)
         self.commits = 0

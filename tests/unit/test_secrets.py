@@ -223,6 +223,12 @@ class FakeWorkers:
     def get(self, worker_id: str, *, for_update: bool = False) -> WorkerRow | None:
         return self.rows.get(worker_id)
 
+    def by_ls_user(self, server: str, ls_user_id: int) -> WorkerRow | None:
+        found = (
+            w for w in self.rows.values() if (w.ls_server, w.ls_user_id) == (server, ls_user_id)
+        )
+        return next(found, None)
+
 
 def _worker(ls_token: str | None = None) -> WorkerRow:
     return WorkerRow(id="w1", handle="amina", key_prefix="p", key_hash="h", ls_token=ls_token)

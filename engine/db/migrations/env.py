@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from engine.db.models import Base
+from engine.db.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -266,3 +266,41 @@ def test_database_down_is_503_with_retry_after_and_the_error_body(
     body = resp.json()
     assert body["code"] == "database_unavailable"
     _validate(_document(api_without_database), {"$ref": ERROR_BODY_REF}, body)
+
+
+def test_a_deadlock_is_a_503_to_send_again_not_a_500(ctx):
+    """PostgreSQL breaks a real deadlock by aborting one transaction: that request gets 503
+    ``transaction_conflict`` with Retry-After (the same request again succeeds), never a 500."""
+    import threading
+
+    a_holds = threading.Event()
+    b_holds = threading.Event()
+    key = uuid.uuid4().int % 2**40
+
+    def other_side() -> None:
+        with ctx.sessions() as session:
+            session.execute(text("SET LOCAL deadlock_timeout = '10s'"))  # the route loses
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key + 1})
+            b_holds.set()
+            a_holds.wait(10)
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            session.rollback()
+
+    with client_for(ctx) as api:
+
+        def deadlocking() -> None:
+            with ctx.sessions() as session:
+                session.execute(text("SET LOCAL deadlock_timeout = '100ms'"))
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                a_holds.set()
+                b_holds.wait(10)
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key + 1})
+
+        api.app.add_api_route("/v1/deadlock", deadlocking)  # type: ignore[attr-defined]
+        other = threading.Thread(target=other_side)
+        other.start()
+        resp = api.get("/v1/deadlock")
+        other.join(20)
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["code"] == "transaction_conflict"
+    assert resp.headers["retry-after"] == "1"

@@ -21,7 +21,13 @@ from tests.media_samples import png_bytes
 
 KAZI = Path(sys.executable).parent / "kazi"
 COMMANDS = [["submit"], ["status"], ["fetch"], ["workers", "add"], ["workers", "list"],
-            ["workers", "pause"]]  # fmt: skip
+            ["workers", "pause"], ["serve"], ["up"], ["worker"], ["demo"], ["db", "upgrade"],
+            ["clients", "create"], ["ledger", "check"], ["ledger", "balances"],
+            ["ledger", "topup"], ["payouts", "run"], ["payouts", "reconcile"],
+            ["payouts", "show"], ["payouts", "export"], ["payouts", "import-results"],
+            ["staff", "add"], ["staff", "revoke"], ["workers", "payout-method", "set"],
+            ["workers", "payout-method", "code"], ["workers", "payout-method", "confirm"],
+            ["workers", "payout-method", "show"]]  # fmt: skip
 
 
 @pytest.fixture

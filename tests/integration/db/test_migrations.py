@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from engine.db.migrate import downgrade_database, upgrade_database
-from engine.db.models import Base
+from engine.db.schema import Base
 from tests.conftest import PG_ADMIN_URL, _admin_exec
 
 TABLES = {"clients", "api_keys", "jobs", "job_stage_events", "source_media", "tasks", "drafts"}

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from engine.publishing.ls_server import label_studio_server
 from tests.conftest import SPEECH, make_client, wait_for_stage
 
 
@@ -133,16 +134,17 @@ def test_publish_answer_as_two_workers_and_reconcile_after_downtime(ctx, stack, 
 
     settings = DistributionSettings()
     # Through the stack's unit of work: the last answer's scoring step goes to its worker.
-    report = reconcile(stack.uow(), admin, settings, job_id)
+    server = label_studio_server(label_studio.url)
+    report = reconcile(stack.uow(), admin, server, settings, job_id)
     assert (report.accepted, report.refused) == (2, 1)
-    again = reconcile(stack.uow(), admin, settings, job_id)
+    again = reconcile(stack.uow(), admin, server, settings, job_id)
     assert (again.accepted, again.refused) == (0, 0)
     rows = _answers(ctx, job_id)
     assert len(rows) == 4
     assert len({(r.task_id, r.worker_id) for r in rows}) == 4
     assert len({r.ls_annotation_id for r in rows}) == 4
     with ctx.sessions() as session:
-        refused = session.get(RefusedAnnotationRow, dup)
+        refused = session.get(RefusedAnnotationRow, (server, dup))
     assert refused is not None and "answered this task already" in refused.reason
 
     # Every slot is answered: scoring sends the disagreeing results to the Label Studio review
@@ -232,7 +234,7 @@ def test_start_link_leases_then_opens_the_task_in_label_studio(ctx, stack, label
     assert len(rows) == 1 and rows[0].worker_id == w1 and rows[0].source == "label_studio"
     with ctx.sessions() as session:
         lease = session.get(LeaseRow, rows[0].lease_id)
-        link = session.get(LabelStudioTaskRow, ls_task_id)
+        link = session.get(LabelStudioTaskRow, (label_studio_server(label_studio.url), ls_task_id))
     # Filed under the lease the start link made, not a new one.
     assert lease is not None and lease.channel == "label_studio" and lease.outcome == "submitted"
     assert link is not None and link.task_id == rows[0].task_id

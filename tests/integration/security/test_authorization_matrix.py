@@ -7,6 +7,13 @@ row's request names (a media link for that key and method, a start link for that
 ``other_link`` is a valid signed link for another object (another key, another worker); on the
 other rows both send a valid media link's query, which grants nothing there. ``wrong`` sends
 made-up keys, secret and signature. Client B asks for client A's job: it must look missing.
+
+``staff`` is a staff key made the way ``kazi staff add`` makes one. ``cb`` is a provider's
+credential: the result URL the engine gave the provider for a real payout (its path holds the
+token); on the other rows the provider sends that token as a bearer key, which grants nothing.
+On the callback rows ``wrong`` sends a token with a made-up HMAC, every other column the bare
+payout id (no HMAC): each sends the result body the provider would, so a 401 there means the
+body was not applied.
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ from sqlalchemy import select
 
 from engine.api.access import ROUTE_CALLERS, Caller, Operation, UndeclaredAccess, operations
 from tests.conftest import make_client, wait_for_stage
+from tests.integration.payouts.conftest import random_msisdn
+from tests.integration.security.payout_callers import (
+    PaidOut,
+    forged_token,
+    paid_out,
+    staff_auth,
+    token_of,
+)
 from tests.integration.work.conftest import publish_image_job
 from tests.media_samples import png_bytes
 
@@ -43,34 +58,52 @@ class Cred(StrEnum):
     WEBHOOK = "webhook"
     LINK = "link"
     OTHER_LINK = "other_link"
+    STAFF = "staff"
+    CALLBACK = "callback"
 
 
 # The expected status of each (operation, credential); the columns are Cred's, in order.
 # 422 on a link route: no link was sent (its expires/signature are required parameters).
 MATRIX = """
-                                        none wrong cli_a cli_b train qual  revw  hook  link  other
-GET     /health                         200  200   200   200   200   200   200   200   200   200
-GET     /health/live                    200  200   200   200   200   200   200   200   200   200
-GET     /health/ready                   200  200   200   200   200   200   200   200   200   200
-POST    /v1/jobs                        401  401   201   201   401   401   401   401   401   401
-GET     /v1/jobs                        401  401   200   200   401   401   401   401   401   401
-GET     /v1/jobs/{job_id}               401  401   200   404   401   401   401   401   401   401
-GET     /v1/jobs/{job_id}/tasks         401  401   200   404   401   401   401   401   401   401
-GET     /v1/jobs/{job_id}/deliverables  401  401   200   404   401   401   401   401   401   401
-POST    /v1/uploads                     401  401   201   201   401   401   401   401   401   401
-GET     /v1/callback-secret             401  401   200   200   401   401   401   401   401   401
-GET     /v1/media/{key}                 422  403   422   422   422   422   422   422   200   403
-HEAD    /v1/media/{key}                 422  403   422   422   422   422   422   422   200   403
-PUT     /v1/media/{key}                 422  403   422   422   422   422   422   422   200   403
-OPTIONS /v1/media/{key}                 204  204   204   204   204   204   204   204   204   204
-POST    /v1/work/next                   401  401   401   401   200   200   200   401   401   401
-POST    /v1/work/{lease_id}/submit      401  401   401   401   404   201   404   401   401   401
-POST    /v1/work/{lease_id}/release     401  401   401   401   404   200   404   401   401   401
-GET     /v1/work/feedback               401  401   401   401   200   200   200   401   401   401
-GET     /v1/work/label-studio/start     422  403   422   422   422   422   422   422   200   403
-POST    /v1/review/next                 401  401   401   401   403   403   200   401   401   401
-POST    /v1/review/{lease_id}/submit    401  401   401   401   404   404   201   401   401   401
-POST    /v1/hooks/label-studio          401  401   401   401   401   401   401   200   401   401
+                                                non wrg cla clb trn qul rvw hok lnk oth stf cb
+GET     /health                                 200 200 200 200 200 200 200 200 200 200 200 200
+GET     /health/live                            200 200 200 200 200 200 200 200 200 200 200 200
+GET     /health/ready                           200 200 200 200 200 200 200 200 200 200 200 200
+POST    /v1/jobs                                401 401 201 201 401 401 401 401 401 401 401 401
+GET     /v1/jobs                                401 401 200 200 401 401 401 401 401 401 401 401
+GET     /v1/jobs/{job_id}                       401 401 200 404 401 401 401 401 401 401 401 401
+GET     /v1/jobs/{job_id}/tasks                 401 401 200 404 401 401 401 401 401 401 401 401
+GET     /v1/jobs/{job_id}/deliverables          401 401 200 404 401 401 401 401 401 401 401 401
+POST    /v1/jobs/quote                          401 401 200 200 401 401 401 401 401 401 401 401
+POST    /v1/uploads                             401 401 201 201 401 401 401 401 401 401 401 401
+GET     /v1/callback-secret                     401 401 200 200 401 401 401 401 401 401 401 401
+GET     /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422
+HEAD    /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422
+PUT     /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422
+OPTIONS /v1/media/{key}                         204 204 204 204 204 204 204 204 204 204 204 204
+POST    /v1/work/next                           401 401 401 401 200 200 200 401 401 401 401 401
+POST    /v1/work/{lease_id}/submit              401 401 401 401 404 201 404 401 401 401 401 401
+POST    /v1/work/{lease_id}/release             401 401 401 401 404 200 404 401 401 401 401 401
+GET     /v1/work/feedback                       401 401 401 401 200 200 200 401 401 401 401 401
+GET     /v1/work/label-studio/start             422 403 422 422 422 422 422 422 200 403 422 422
+POST    /v1/review/next                         401 401 401 401 403 403 200 401 401 401 401 401
+POST    /v1/review/{lease_id}/submit            401 401 401 401 404 404 201 401 401 401 401 401
+POST    /v1/hooks/label-studio                  401 401 401 401 401 401 401 200 401 401 401 401
+GET     /v1/work/earnings                       401 401 401 401 200 200 200 401 401 401 401 401
+POST    /v1/work/answers/{answer_id}/dispute    401 401 401 401 404 404 404 401 401 401 401 401
+GET     /v1/review/disputes                     401 401 401 401 403 403 200 401 401 401 401 401
+POST    /v1/review/disputes/{dispute_id}/decide 401 401 401 401 403 403 404 401 401 401 401 401
+GET     /v1/work/statements/{month}             401 401 401 401 200 200 200 401 401 401 401 401
+POST    /v1/statements/verify                   200 200 200 200 200 200 200 200 200 200 200 200
+PUT     /v1/work/payout-method                  401 401 401 401 200 200 200 401 401 401 401 401
+GET     /v1/work/payout-method                  401 401 401 401 200 200 200 401 401 401 401 401
+POST    /v1/work/payout-method/confirm          401 401 401 401 200 200 200 401 401 401 401 401
+POST    /v1/staff/payouts/runs                  401 401 401 401 401 401 401 401 401 401 201 401
+GET     /v1/staff/payouts/runs/{batch_id}       401 401 401 401 401 401 401 401 401 401 200 401
+POST    /v1/hooks/mpesa/result/{token}          401 401 401 401 401 401 401 401 401 401 401 200
+POST    /v1/hooks/mpesa/timeout/{token}         401 401 401 401 401 401 401 401 401 401 401 200
+POST    /v1/hooks/momo/{token}                  401 401 401 401 401 401 401 401 401 401 401 200
+PUT     /v1/hooks/momo/{token}                  401 401 401 401 401 401 401 401 401 401 401 200
 """
 
 
@@ -92,6 +125,8 @@ ACCEPTED: dict[Caller, set[Cred]] = {
     Caller.REVIEWER: {Cred.REVIEWER},
     Caller.LABEL_STUDIO_WEBHOOK: {Cred.WEBHOOK},
     Caller.SIGNED_LINK: {Cred.LINK},
+    Caller.STAFF: {Cred.STAFF},
+    Caller.PROVIDER_CALLBACK: {Cred.CALLBACK},
 }
 REFUSED = {401, 403}
 GARBAGE_SIGNATURE = "0" * 64
@@ -182,6 +217,10 @@ class World:
     start_worker: str
     start_query: dict[str, str]  # the start link of start_worker
     other_start_query: dict[str, str]  # start_worker's id with another worker's signature
+    worker_ids: dict[Cred, str]
+    paid: PaidOut  # an M-Pesa and a MoMo payout waiting for their results
+    statement: dict[str, Any]  # a worker's signed statement
+    sending: Cred = Cred.NONE  # the credential of the request being built
     _review_lease: str | None = None
 
     def lease_of(self, cred: Cred) -> str:
@@ -219,6 +258,25 @@ class World:
             links = {Cred.LINK: self.media_query, Cred.OTHER_LINK: self.other_media_query}
         return links.get(cred, {})
 
+    def hook_path(self, path: str, cred: Cred) -> str:
+        """A callback row's path for the credential: the engine's token only for ``cb``."""
+        token = token_of(path)
+        payout_id = token.partition(".")[0]
+        held = {Cred.CALLBACK: token, Cred.WRONG: forged_token(payout_id)}
+        return path.removesuffix(token) + held.get(cred, payout_id)
+
+    def confirmation_code(self) -> str:
+        """The sending worker's pending code (any other caller sends a well-formed one)."""
+        from engine.payouts.service import pending_code
+
+        worker_id = self.worker_ids.get(self.sending)
+        if worker_id is None:
+            return "123456"
+        with self.ctx.uow() as uow:
+            code = pending_code(uow, worker_id, self.ctx.token_cipher)
+        assert code is not None, f"{self.sending} has no pending code"
+        return str(code)
+
 
 def _new_job_call(_: World) -> Call:
     spec = {"kind": "image_classification", "labels": ["cat", "dog"], "gold_ratio": 0.0}
@@ -234,6 +292,26 @@ def _submit_answer(w: World) -> Call:
 def _submit_review(w: World) -> Call:
     body = {"client_review_id": str(uuid.uuid4()), "decision": "accept"}
     return Call("POST", f"/v1/review/{w.review_lease()}/submit", kwargs={"json": body})
+
+
+def _last_month() -> str:
+    first = time.gmtime(time.time() - time.gmtime().tm_mday * 86400)
+    return f"{first.tm_year:04d}-{first.tm_mon:02d}"
+
+
+def _quote_call(_: World) -> Call:
+    spec = {
+        "kind": "image_classification",
+        "labels": ["cat", "dog"],
+        "gold_ratio": 0.0,
+        "pay_rate": {"amount": "10.00", "currency": "KES"},
+    }
+    body = {"spec": spec, "media": [{"filename": "one.png", "width": 64, "height": 48}]}
+    return Call("POST", "/v1/jobs/quote", kwargs={"json": body})
+
+
+def _payout_method(_: World) -> dict[str, str]:
+    return {"provider": "mpesa", "msisdn": random_msisdn(), "account_name": "Matrix Worker"}
 
 
 # The request each row sends (the credential is added to it).
@@ -276,7 +354,53 @@ REQUESTS: dict[Operation, Callable[[World], Call]] = {
     Operation("POST", "/v1/hooks/label-studio"): lambda w: Call(
         "POST", "/v1/hooks/label-studio", kwargs={"json": {"action": "PROJECT_CREATED"}}
     ),
+    Operation("GET", "/v1/work/earnings"): lambda w: Call("GET", "/v1/work/earnings"),
+    # No such answer or dispute: a worker learns only that it is not theirs (404).
+    Operation("POST", "/v1/work/answers/{answer_id}/dispute"): lambda w: Call(
+        "POST", f"/v1/work/answers/{2**31 - 1}/dispute", kwargs={"json": {"reason": "x"}}
+    ),
+    Operation("GET", "/v1/review/disputes"): lambda w: Call("GET", "/v1/review/disputes"),
+    Operation("POST", "/v1/review/disputes/{dispute_id}/decide"): lambda w: Call(
+        "POST", f"/v1/review/disputes/{2**31 - 1}/decide", kwargs={"json": {"decision": "uphold"}}
+    ),
+    Operation("POST", "/v1/jobs/quote"): _quote_call,
+    Operation("GET", "/v1/work/statements/{month}"): lambda w: Call(
+        "GET", f"/v1/work/statements/{_last_month()}"
+    ),
+    Operation("POST", "/v1/statements/verify"): lambda w: Call(
+        "POST", "/v1/statements/verify", kwargs={"json": w.statement}
+    ),
+    Operation("PUT", "/v1/work/payout-method"): lambda w: Call(
+        "PUT", "/v1/work/payout-method", kwargs={"json": _payout_method(w)}
+    ),
+    Operation("GET", "/v1/work/payout-method"): lambda w: Call("GET", "/v1/work/payout-method"),
+    # The sending worker's own code: the method of each worker is confirmed.
+    Operation("POST", "/v1/work/payout-method/confirm"): lambda w: Call(
+        "POST", "/v1/work/payout-method/confirm", kwargs={"json": {"code": w.confirmation_code()}}
+    ),
+    # A currency nobody here is owed: a batch with nothing to pay, no provider called.
+    Operation("POST", "/v1/staff/payouts/runs"): lambda w: Call(
+        "POST", "/v1/staff/payouts/runs", kwargs={"json": {"currency": "TZS"}}
+    ),
+    Operation("GET", "/v1/staff/payouts/runs/{batch_id}"): lambda w: Call(
+        "GET", f"/v1/staff/payouts/runs/{w.paid.mpesa_batch}"
+    ),
+    # The results the fake providers queued, to the URLs the engine gave them: the first
+    # applies, a repeat is a duplicate, a timeout leaves the payout as it is (all 200).
+    Operation("POST", "/v1/hooks/mpesa/result/{token}"): lambda w: Call(
+        "POST", w.paid.mpesa.result_path, kwargs={"json": w.paid.mpesa.result_body}
+    ),
+    Operation("POST", "/v1/hooks/mpesa/timeout/{token}"): lambda w: Call(
+        "POST", w.paid.mpesa.timeout_path, kwargs={"json": w.paid.mpesa.result_body}
+    ),
+    Operation("POST", "/v1/hooks/momo/{token}"): lambda w: Call(
+        "POST", w.paid.momo.result_path, kwargs={"json": w.paid.momo.result_body}
+    ),
+    Operation("PUT", "/v1/hooks/momo/{token}"): lambda w: Call(
+        "PUT", w.paid.momo.result_path, kwargs={"json": w.paid.momo.result_body}
+    ),
 }
+HOOK_ROWS = {o for o, caller in ROUTE_CALLERS.items() if caller is Caller.PROVIDER_CALLBACK}
 
 
 @pytest.fixture(scope="module")
@@ -307,6 +431,13 @@ def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> Wor
     secret = ctx.settings.signing_secret
     base = ctx.settings.public_url
     other_start = _query(start_link(base, workers[Cred.TRAINEE][0], secret))
+    for _, auth in workers.values():  # a pending method each (the confirm row confirms it)
+        body = {"provider": "mpesa", "msisdn": random_msisdn(), "account_name": "Matrix"}
+        assert api.put("/v1/work/payout-method", headers=auth, json=body).status_code == 200
+    statement = api.get(
+        f"/v1/work/statements/{_last_month()}", headers=workers[Cred.TRAINEE][1]
+    ).json()
+    paid = paid_out(ctx)
     return World(
         api=api,
         ctx=ctx,
@@ -323,6 +454,8 @@ def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> Wor
             Cred.WEBHOOK: {"X-Kazi-Webhook-Secret": ctx.settings.webhook_secret},
             Cred.LINK: {},
             Cred.OTHER_LINK: {},
+            Cred.STAFF: staff_auth(ctx),
+            Cred.CALLBACK: {"Authorization": f"Bearer {token_of(paid.momo.result_path)}"},
         },
         open_job=open_job,
         review_job=in_review.job_id,
@@ -335,6 +468,9 @@ def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> Wor
         start_worker=start_worker,
         start_query=_query(start_link(base, start_worker, secret)),
         other_start_query={"worker": start_worker, "signature": other_start["signature"]},
+        worker_ids={cred: worker_id for cred, (worker_id, _) in workers.items()},
+        paid=paid,
+        statement=statement,
     )
 
 
@@ -367,13 +503,24 @@ def test_the_document_publishes_each_operations_callers(security_api: TestClient
     }
     assert schemes["workerKey"]["scheme"] == "bearer"
     assert schemes["labelStudioWebhook"]["name"] == "X-Kazi-Webhook-Secret"
+    assert schemes["staffKey"]["scheme"] == "bearer"
     for path, item in document["paths"].items():
         for method, operation in item.items():
             caller = ROUTE_CALLERS[Operation(method.upper(), path)]
             assert operation["x-kazi-callers"] == [caller.value], (method, path)
             names = {name for requirement in operation["security"] for name in requirement}
             assert names <= schemes.keys()
-            assert (caller is Caller.PUBLIC) == (operation["security"] == []), (method, path)
+            # No requirement: a public operation, or a callback whose credential is its path
+            # (the token: OpenAPI has no scheme for a capability URL). The matrix shows the
+            # callbacks refuse a path the engine did not make; here the token must be a
+            # required path parameter, so no generated client can call one without it.
+            path_credential = caller is Caller.PROVIDER_CALLBACK
+            no_requirement = caller is Caller.PUBLIC or path_credential
+            assert no_requirement == (operation["security"] == []), (method, path)
+            if path_credential:
+                assert path.endswith("/{token}"), (method, path)
+                [token] = [p for p in operation["parameters"] if p["name"] == "token"]
+                assert token["in"] == "path" and token["required"] is True, (method, path)
             # Credentials are described by the security requirement, not as parameters.
             headers = {
                 p["name"].lower() for p in operation.get("parameters", []) if p["in"] == "header"
@@ -405,11 +552,14 @@ def test_an_app_with_an_undeclared_route_is_refused(
 
 
 def _send(world: World, operation: Operation, cred: Cred) -> Any:
+    world.sending = cred
     call = REQUESTS[operation](world)
     query = {**call.query, **world.link_query(operation, cred)}
-    return world.api.request(
-        call.method, call.path, params=query, headers=world.headers[cred], **call.kwargs
-    )
+    path, headers = call.path, world.headers[cred]
+    if operation in HOOK_ROWS:
+        path = world.hook_path(path, cred)
+        headers = {} if cred is Cred.CALLBACK else headers
+    return world.api.request(call.method, path, params=query, headers=headers, **call.kwargs)
 
 
 @pytest.mark.parametrize(
@@ -419,6 +569,33 @@ def test_each_credential_gets_the_documented_status(world: World, operation: Ope
     differ = []
     for cred, expected in EXPECTED[operation].items():
         resp = _send(world, operation, cred)
+        if resp.status_code != expected:
+            differ.append(f"{cred}: expected {expected}, got {resp.status_code} {resp.text[:200]}")
+    assert not differ, f"{operation.method} {operation.path}:\n" + "\n".join(differ)
+
+
+# Not JSON, and larger than any JSON route's limit: a route that read it before knowing its
+# caller would answer 400, 413 or 422 instead of the refusal.
+UNREADABLE_BODY = b"{" * (4 * 1024 * 1024 + 1)
+BODY_ROWS = [o for o in EXPECTED if o.method in {"POST", "PUT"}]
+
+
+@pytest.mark.parametrize("operation", BODY_ROWS, ids=[f"{o.method} {o.path}" for o in BODY_ROWS])
+def test_a_refused_caller_is_refused_before_its_body_is_read(
+    world: World, operation: Operation
+) -> None:
+    differ = []
+    for cred, expected in EXPECTED[operation].items():
+        if expected not in REFUSED:
+            continue
+        world.sending = cred
+        call = REQUESTS[operation](world)
+        query = {**call.query, **world.link_query(operation, cred)}
+        path = world.hook_path(call.path, cred) if operation in HOOK_ROWS else call.path
+        headers = {**world.headers[cred], "Content-Type": "application/json"}
+        resp = world.api.request(
+            call.method, path, params=query, headers=headers, content=UNREADABLE_BODY
+        )
         if resp.status_code != expected:
             differ.append(f"{cred}: expected {expected}, got {resp.status_code} {resp.text[:200]}")
     assert not differ, f"{operation.method} {operation.path}:\n" + "\n".join(differ)

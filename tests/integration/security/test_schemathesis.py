@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from engine.api.access import ROUTE_CALLERS, Caller, Operation
 from tests.conftest import make_client
+from tests.integration.security.payout_callers import paid_out, staff_auth, token_of
 from tests.media_samples import png_bytes
 
 # Generated cases per operation, valid and invalid ones together.
@@ -61,6 +62,9 @@ def callers(ctx: Any, fuzzed_app: Any) -> Callers:
             files=[("files", ("one.png", png_bytes(32, 24, (90, 20, 200)), "image/png"))],
         )
     assert job.status_code == 201, job.text
+    # A real MoMo payout waiting for its result: generated results reach past the token
+    # check to the payout (on every callback route: the token names the payout, not a route).
+    paid = paid_out(ctx)
     return Callers(
         headers={
             Caller.PUBLIC: {},
@@ -70,8 +74,15 @@ def callers(ctx: Any, fuzzed_app: Any) -> Callers:
             Caller.LABEL_STUDIO_WEBHOOK: {"X-Kazi-Webhook-Secret": ctx.settings.webhook_secret},
             # A link's signature is a generated parameter like the others (refused unless forged).
             Caller.SIGNED_LINK: {},
+            Caller.STAFF: staff_auth(ctx),
+            # The credential is the {token} path parameter (below), not a header.
+            Caller.PROVIDER_CALLBACK: {},
         },
-        path_parameters={"job_id": job.json()["id"]},
+        path_parameters={
+            "job_id": job.json()["id"],
+            "batch_id": paid.mpesa_batch,
+            "token": token_of(paid.momo.result_path),
+        },
     )
 
 

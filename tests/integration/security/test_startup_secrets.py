@@ -41,7 +41,8 @@ def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
 
 
 COMMANDS = {
-    "serve": ["serve", "--port", "0"],
+    # A real port (kazi serve refuses 0): the secrets are checked before anything binds.
+    "serve": ["serve", "--port", str(free_port())],
     "worker": ["worker", "--queues", "pipeline", "--concurrency", "1"],
 }
 

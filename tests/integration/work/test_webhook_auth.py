@@ -28,6 +28,8 @@ def test_webhook_needs_the_shared_secret(api, ctx):
     assert resp.status_code == 200
     assert resp.json()["results"][0]["status"] == "ignored"
     from engine.db.models import RefusedAnnotationRow
+    from engine.publishing.ls_server import label_studio_server
 
+    server = label_studio_server(ctx.settings.label_studio_url)
     with ctx.sessions() as session:
-        assert session.get(RefusedAnnotationRow, unknown) is None
+        assert session.get(RefusedAnnotationRow, (server, unknown)) is None

@@ -59,11 +59,59 @@ def test_fusion_averages_members_and_reports_misses_and_extras() -> None:
     assert result.extra == {"a": (), "b": (), "c": (Box(50, 50, 60, 60, "car"),)}
 
 
-def test_labels_cluster_separately() -> None:
-    answers = [("a", Box(0, 0, 10, 10, "car")), ("b", Box(0, 0, 10, 10, "truck"))]
-    result = fuse_boxes(answers, min_support=0.5)
-    assert sorted(f.box.label for f in result.boxes) == ["car", "truck"]
-    assert all(f.support == 0.5 for f in result.boxes)
+def test_one_object_named_differently_is_one_box_with_the_heavier_label() -> None:
+    # Issue 12: the careful worker's right box was split from a careless worker's same box
+    # under another label; neither half had support, the image was delivered without it and
+    # the careful worker was scored 0 against that consensus.
+    answers = [("careful", Box(0, 0, 10, 10, "circle")), ("careless", Box(1, 0, 11, 10, "square"))]
+    result = fuse_boxes(
+        answers,
+        workers=["careful", "careless", "silent"],
+        weights={"careful": 0.9, "careless": 0.6, "silent": 0.6},
+    )
+    (fused,) = result.boxes
+    assert fused.box.label == "circle" and fused.members == ("careful", "careless")
+    assert fused.presence == pytest.approx(1.5 / 2.1)  # drawn by these two
+    assert fused.support == pytest.approx(0.9 / 2.1)  # under the delivered label: careful only
+    assert result.mislabelled == {"careful": (), "careless": (0,), "silent": ()}
+    assert result.extra == {"careful": (), "careless": (), "silent": ()}
+    assert result.missed["silent"] == (0,)
+    assert result.agreement == pytest.approx(0.9 / 2.1)
+
+
+def test_a_label_tie_goes_to_the_first_label_in_sort_order() -> None:
+    answers = [("a", Box(0, 0, 10, 10, "truck")), ("b", Box(0, 0, 10, 10, "car"))]
+    (fused,) = fuse_boxes(answers).boxes
+    assert fused.box.label == "car" and fused.support == 0.5 and fused.presence == 1.0
+
+
+def test_overlapping_objects_of_two_labels_drawn_by_the_same_workers_stay_apart() -> None:
+    # A rider on a bicycle: both workers drew both, so the two clusters share workers.
+    rider, bike = Box(0, 0, 10, 12, "person"), Box(0, 2, 10, 12, "bicycle")  # IoU 0.83
+    answers = [("a", rider), ("a", bike), ("b", rider), ("b", bike)]
+    result = fuse_boxes(answers)
+    assert sorted(f.box.label for f in result.boxes) == ["bicycle", "person"]
+    assert all(f.support == 1.0 for f in result.boxes)
+    assert result.agreement == 1.0
+
+
+def test_left_out_boxes_lower_the_image_agreement() -> None:
+    truth_box = Box(0, 0, 10, 10, "car")
+    spam = Box(50, 50, 60, 60, "car")
+    # Two of three drew the car; only the third drew the spurious box.
+    result = fuse_boxes([("a", truth_box), ("b", truth_box), ("c", spam)])
+    assert [f.box for f in result.boxes] == [truth_box]
+    assert [f.box for f in result.rejected] == [spam]
+    assert result.rejected[0].presence == pytest.approx(1 / 3)
+    # the kept car has 2/3, the left-out box 2/3 against it: the image's agreement is 2/3
+    assert result.agreement == pytest.approx(2 / 3)
+    # A true box only one of three drew is left out: agreement 2/3, not the kept boxes' 1.0.
+    other = Box(100, 100, 120, 120, "car")
+    missed_by_two = fuse_boxes([("a", truth_box), ("b", truth_box), ("c", truth_box), ("a", other)])
+    assert [f.box for f in missed_by_two.boxes] == [truth_box]
+    assert missed_by_two.boxes[0].support == 1.0
+    assert missed_by_two.agreement == pytest.approx(2 / 3)
+    assert fuse_boxes([], workers=["a", "b"]).agreement == 1.0
 
 
 def test_skill_weights_pull_the_fused_box_and_decide_support() -> None:
@@ -103,7 +151,9 @@ def test_each_worker_contributes_at_most_one_box_per_cluster() -> None:
 
 def test_no_answers_on_an_image_with_participants() -> None:
     results = aggregate_boxes([], participants={"img": ["a", "b"]})
-    assert results == {"img": ImageBoxConsensus((), {"a": (), "b": ()}, {"a": (), "b": ()})}
+    none_missed: dict[str, tuple[int, ...]] = {"a": (), "b": ()}
+    no_extra: dict[str, tuple[Box, ...]] = {"a": (), "b": ()}
+    assert results == {"img": ImageBoxConsensus((), none_missed, no_extra, none_missed)}
 
 
 # --- simulation ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from engine.db.models import AnswerRow, LabelStudioTaskRow, RefusedAnnotationRow, WorkerRow
 from engine.unit_of_work import UnitOfWork
 from engine.work.service import DistributionSettings, InvalidAnswer, SubmitResult, WorkError
+from tests.unit.publishing.fakes import SERVER
 
 
 class FakeAnswers:
@@ -17,28 +18,36 @@ class FakeAnswers:
     def __init__(self) -> None:
         self.by_annotation: dict[int, AnswerRow] = {}
 
-    def answer_by_annotation(self, ls_annotation_id: int) -> AnswerRow | None:
-        return self.by_annotation.get(ls_annotation_id)
-
 
 class FakeWorkers:
     def __init__(self, *workers: WorkerRow) -> None:
         self.workers = list(workers)
 
-    def by_ls_user(self, ls_user_id: int) -> WorkerRow | None:
-        return next((w for w in self.workers if w.ls_user_id == ls_user_id), None)
+    def by_ls_user(self, server: str, ls_user_id: int) -> WorkerRow | None:
+        found = (w for w in self.workers if (w.ls_server, w.ls_user_id) == (server, ls_user_id))
+        return next(found, None)
 
 
 class FakeRefused:
-    def __init__(self) -> None:
-        self.rows: dict[int, RefusedAnnotationRow] = {}
+    """Refused annotations of one server (keyed by annotation id), and the answers' lookup."""
 
-    def get(self, ls_annotation_id: int) -> RefusedAnnotationRow | None:
+    def __init__(self, answers: FakeAnswers | None = None, server: str = SERVER) -> None:
+        self.rows: dict[int, RefusedAnnotationRow] = {}
+        self.answers = answers or FakeAnswers()
+        self.server = server
+
+    def get(self, server: str, ls_annotation_id: int) -> RefusedAnnotationRow | None:
+        assert server == self.server
         return self.rows.get(ls_annotation_id)
 
     def add(self, row: RefusedAnnotationRow) -> None:
+        assert row.ls_server == self.server
         assert row.ls_annotation_id not in self.rows
         self.rows[row.ls_annotation_id] = row
+
+    def answer_for(self, ls_annotation_id: int, task_id: str) -> AnswerRow | None:
+        found = self.answers.by_annotation.get(ls_annotation_id)
+        return found if found is not None and found.task_id == task_id else None
 
 
 @dataclass

@@ -26,6 +26,7 @@ from tests.unit.label_studio_sync.fakes import (
     FiledAnswer,
 )
 from tests.unit.publishing.fakes import (
+    SERVER,
     FakeJobRepository,
     FakeLabelStudio,
     FakePublishRepository,
@@ -57,7 +58,7 @@ class World:
         """One webhook's unit of work."""
         with self.uow:
             outcome = ingest_annotation(
-                self.uow, ls_project_id, ls_task_id, annotation, SETTINGS, self.desk
+                self.uow, SERVER, ls_project_id, ls_task_id, annotation, SETTINGS, self.desk
             )
             self.uow.commit()
         return outcome
@@ -73,16 +74,19 @@ def _world(stage: JobStage = JobStage.LABELING) -> World:
     publishing = FakePublishRepository(jobs, [task])
     publishing.projects = {(JOB, "work", 0): WORK_PROJECT, (JOB, "review", 0): REVIEW_PROJECT}
     publishing.links = {
-        WORK_TASK: LabelStudioTaskRow(ls_task_id=WORK_TASK, ls_project_id=WORK_PROJECT,
-                                      task_id="t1", replica=0),
-        REVIEW_TASK: LabelStudioTaskRow(ls_task_id=REVIEW_TASK, ls_project_id=REVIEW_PROJECT,
-                                        task_id="t1", replica=-1),
+        WORK_TASK: LabelStudioTaskRow(ls_server=SERVER, ls_task_id=WORK_TASK,
+                                      ls_project_id=WORK_PROJECT, task_id="t1", replica=0),
+        REVIEW_TASK: LabelStudioTaskRow(ls_server=SERVER, ls_task_id=REVIEW_TASK,
+                                        ls_project_id=REVIEW_PROJECT, task_id="t1", replica=-1),
     }  # fmt: skip
     workers = FakeWorkers(
-        WorkerRow(id="w1", handle="w1", ls_user_id=WORKER_USER),
-        WorkerRow(id="r1", handle="r1", ls_user_id=REVIEWER_USER, tier="reviewer"),
+        WorkerRow(id="w1", handle="w1", ls_server=SERVER, ls_user_id=WORKER_USER),
+        WorkerRow(
+            id="r1", handle="r1", ls_server=SERVER, ls_user_id=REVIEWER_USER, tier="reviewer"
+        ),  # fmt: skip
     )
-    answers, refused, quality = FakeAnswers(), FakeRefused(), FakeQualityState()
+    answers, quality = FakeAnswers(), FakeQualityState()
+    refused = FakeRefused(answers)
     uow = StepUnitOfWork(
         jobs=jobs, publishing=publishing, work=answers, workers=workers,
         refused_annotations=refused, quality=quality,
@@ -210,13 +214,13 @@ def test_reconcile_files_what_webhooks_missed_one_transaction_each() -> None:
     }
     commits = w.uow.commits
 
-    report = reconcile(w.uow, label_studio, SETTINGS, desk=w.desk)
+    report = reconcile(w.uow, label_studio, SERVER, SETTINGS, desk=w.desk)
 
     # The job is in labeling: its review project takes no annotations yet.
     assert (report.projects, report.seen, report.accepted, report.refused) == (1, 3, 1, 1)
     assert w.uow.commits - commits == 3
     assert sorted(w.answers.by_annotation) == [5001, 5003]
-    again = reconcile(w.uow, label_studio, SETTINGS, desk=w.desk)
+    again = reconcile(w.uow, label_studio, SERVER, SETTINGS, desk=w.desk)
     assert (again.seen, again.accepted, again.refused) == (3, 0, 0)
 
 
@@ -226,6 +230,6 @@ def test_reconcile_of_a_job_in_review_files_its_reviews() -> None:
     label_studio.annotations_of = {
         REVIEW_PROJECT: [_annotation(6001, REVIEWER_USER, task=REVIEW_TASK)]
     }
-    report = reconcile(w.uow, label_studio, SETTINGS, desk=w.desk)
+    report = reconcile(w.uow, label_studio, SERVER, SETTINGS, desk=w.desk)
     assert (report.projects, report.reviewed) == (1, 1)
     assert [(s.task, s.args) for s in w.outbox.committed] == [("kazi.score.finish_review", [JOB])]

@@ -15,7 +15,12 @@ from engine.label_studio_sync import endpoints
 from engine.label_studio_sync.endpoints import WEBHOOK_BODY_LIMIT, webhook_annotations
 from engine.settings import Settings
 from tests.unit.label_studio_sync.fakes import FakeAnswers, FakeRefused
-from tests.unit.publishing.fakes import FakeJobRepository, FakePublishRepository, StepUnitOfWork
+from tests.unit.publishing.fakes import (
+    SERVER,
+    FakeJobRepository,
+    FakePublishRepository,
+    StepUnitOfWork,
+)
 
 T = TypeVar("T")
 SECRET = "hook-secret"
@@ -26,7 +31,7 @@ class FakeContext:
     """The part of the engine context the route uses."""
 
     def __init__(self) -> None:
-        self.settings = Settings(webhook_secret=SECRET)
+        self.settings = Settings(webhook_secret=SECRET, label_studio_url=SERVER)
         jobs = FakeJobRepository()
         self.uow = StepUnitOfWork(
             jobs=jobs, publishing=FakePublishRepository(jobs), work=FakeAnswers(),

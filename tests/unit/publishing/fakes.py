@@ -22,6 +22,9 @@ from engine.domain.labeling_payload import KAZI_TASK_ID_KEY
 from engine.labeling.label_studio_gateway import LabelStudioUnavailable
 from tests.unit.fakes import FakeUnitOfWork
 
+# The Label Studio the fakes stand for (engine/publishing/ls_server.py form).
+SERVER = "http://label-studio.test:8080"
+
 
 class Transactional:
     """A fake repository whose writes last only when the step commits."""
@@ -190,8 +193,11 @@ class FakePublishRepository(Transactional):
     """Projects and task links, with the uniqueness the tables enforce; writes are kept only
     when the step commits."""
 
-    def __init__(self, jobs: FakeJobRepository, tasks: Sequence[TaskRow] = ()) -> None:
+    def __init__(
+        self, jobs: FakeJobRepository, tasks: Sequence[TaskRow] = (), server: str = SERVER
+    ) -> None:
         self._jobs = jobs
+        self.server = server  # the one Label Studio of this world: any other is a bug
         self.tasks = {t.id: t for t in tasks}
         self.projects: dict[tuple[str, str, int], int] = {}
         self.links: dict[int, LabelStudioTaskRow] = {}
@@ -214,23 +220,33 @@ class FakePublishRepository(Transactional):
 
     def _row(self, key: tuple[str, str, int], ls_id: int) -> LabelStudioProjectRow:
         job_id, role, replica = key
-        return LabelStudioProjectRow(ls_project_id=ls_id, job_id=job_id, role=role, replica=replica)
+        return LabelStudioProjectRow(ls_server=self.server, ls_project_id=ls_id, job_id=job_id,
+                                     role=role, replica=replica)  # fmt: skip
 
-    def project(self, job_id: str, role: str, replica: int) -> LabelStudioProjectRow | None:
+    def _on(self, server: str) -> None:
+        assert server == self.server, f"Label Studio ids of {server!r} asked of {self.server!r}"
+
+    def project(
+        self, job_id: str, role: str, replica: int, server: str
+    ) -> LabelStudioProjectRow | None:
+        self._on(server)
         key = (job_id, role, replica)
         ls_id = self._all_projects().get(key)
         return self._row(key, ls_id) if ls_id is not None else None
 
-    def project_by_ls_id(self, ls_project_id: int) -> LabelStudioProjectRow | None:
+    def project_by_ls_id(self, server: str, ls_project_id: int) -> LabelStudioProjectRow | None:
+        self._on(server)
         for key, ls_id in self._all_projects().items():
             if ls_id == ls_project_id:
                 return self._row(key, ls_id)
         return None
 
-    def projects_of_job(self, job_id: str) -> list[LabelStudioProjectRow]:
+    def projects_of_job(self, job_id: str, server: str) -> list[LabelStudioProjectRow]:
+        self._on(server)
         return [self._row(k, i) for k, i in self._all_projects().items() if k[0] == job_id]
 
-    def projects_taking_annotations(self) -> list[LabelStudioProjectRow]:
+    def projects_taking_annotations(self, server: str) -> list[LabelStudioProjectRow]:
+        self._on(server)
         taking = {"work": JobStage.LABELING.value, "review": JobStage.REVIEWING.value}
         out = []
         for key, ls_id in self._all_projects().items():
@@ -239,7 +255,10 @@ class FakePublishRepository(Transactional):
                 out.append(self._row(key, ls_id))
         return out
 
-    def record_project(self, job_id: str, role: str, replica: int, ls_project_id: int) -> int:
+    def record_project(
+        self, job_id: str, role: str, replica: int, server: str, ls_project_id: int
+    ) -> int:
+        self._on(server)
         key = (job_id, role, replica)
         recorded = self._all_projects().get(key)
         if recorded is not None:
@@ -247,7 +266,8 @@ class FakePublishRepository(Transactional):
         self._new_projects[key] = ls_project_id
         return ls_project_id
 
-    def published_task_ids(self, ls_project_id: int) -> set[str]:
+    def published_task_ids(self, server: str, ls_project_id: int) -> set[str]:
+        self._on(server)
         return {r.task_id for r in self._all_links().values() if r.ls_project_id == ls_project_id}
 
     def add_task_links(self, rows: Sequence[LabelStudioTaskRow]) -> None:
@@ -255,13 +275,15 @@ class FakePublishRepository(Transactional):
         for row in rows:
             # The primary key and uq_ls_tasks_project.
             assert row.ls_task_id not in links, f"Label Studio task {row.ls_task_id} linked twice"
-            assert row.task_id not in self.published_task_ids(row.ls_project_id), (
+            self._on(row.ls_server)
+            assert row.task_id not in self.published_task_ids(row.ls_server, row.ls_project_id), (
                 f"task {row.task_id} linked twice in project {row.ls_project_id}"
             )
             self._new_links[row.ls_task_id] = row
             links[row.ls_task_id] = row
 
-    def task_link(self, ls_task_id: int) -> LabelStudioTaskRow | None:
+    def task_link(self, server: str, ls_task_id: int) -> LabelStudioTaskRow | None:
+        self._on(server)
         return self._all_links().get(ls_task_id)
 
     def task(self, task_id: str) -> TaskRow | None:

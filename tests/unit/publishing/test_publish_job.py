@@ -18,6 +18,7 @@ from engine.publishing.service import (
 )
 from schemas.jobs import JobSpec
 from tests.unit.publishing.fakes import (
+    SERVER,
     FakeDraftRepository,
     FakeJobRepository,
     FakeLabelStudio,
@@ -43,8 +44,9 @@ class World:
 
     def target(self, batch_size: int = 500) -> LabelStudioTarget:
         return LabelStudioTarget(
-            self.ls, lambda key: f"https://media.test/{key}", WEBHOOK, "s3cret", batch_size
-        )
+            self.ls, lambda key: f"https://media.test/{key}", WEBHOOK, "s3cret", batch_size,
+            server=SERVER,
+        )  # fmt: skip
 
     @property
     def job(self) -> JobRow:

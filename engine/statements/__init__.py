@@ -1,0 +1,1 @@
+"""Workers' signed income statements: build, sign (Ed25519), verify."""
