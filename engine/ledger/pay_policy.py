@@ -16,11 +16,8 @@ class PayPolicy(BaseSettings):
     pay_hold_days: int = Field(default=7, ge=0, le=365)
     # Shares in basis points (1500 = 15 %).
     platform_fee_bps: int = Field(default=1500, ge=0, le=10_000)
-    benefits_share_bps: int = Field(default=500, ge=0, le=10_000)
-    benefits_match_bps: int = Field(default=0, ge=0, le=10_000)
-    # Smallest payout, in the payout currency's minor units.
-    payout_min_minor: int = Field(default=0, ge=0)
-    method_change_hold_hours: int = Field(default=48, ge=0)
+    # Benefits shares, the smallest payout and the method-change hold are payout settings
+    # (engine/payouts/payout_settings.py).
     # accepted_only: an answer whose score against the final result reaches this is accepted
     # (answers with a right/wrong verdict use that verdict instead).
     accept_min_score: float = Field(default=0.8, ge=0.0, le=1.0)

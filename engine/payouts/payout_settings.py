@@ -9,7 +9,7 @@ KAZI_MOMO_CURRENCIES (comma-separated ISO 4217 codes) is what the MoMo account p
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.domain.money import MoneyError, check_currency
@@ -19,10 +19,11 @@ from engine.domain.payout_plan import DEFAULT_MOMO_CURRENCIES
 class PayoutSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAZI_", env_file=".env", extra="ignore")
 
-    benefits_share_bps: int = 500
-    benefits_match_bps: int = 0
-    payout_min_minor: int = 0
-    method_change_hold_hours: int = 48
+    # Shares in basis points (500 = 5 %); the smallest payout in the currency's minor units.
+    benefits_share_bps: int = Field(default=500, ge=0, le=10_000)
+    benefits_match_bps: int = Field(default=0, ge=0, le=10_000)
+    payout_min_minor: int = Field(default=0, ge=0)
+    method_change_hold_hours: int = Field(default=48, ge=0)
     # Seconds to wait for a provider's answer; past it the payout is "unknown" and resent.
     provider_timeout_seconds: float = 15.0
 

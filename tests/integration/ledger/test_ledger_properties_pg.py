@@ -24,5 +24,5 @@ def test_random_pay_sequences_on_postgresql_keep_every_promise(
         world = PayWorld(LedgerRepository(session), f"p{uuid.uuid4().hex[:8]}-")
         for op in sequence:
             world.run(op)
-        world.check_invariants()
+        world.assert_invariants()
         session.rollback()

@@ -1,6 +1,6 @@
 """A small pay world driven by random operations (earn, reject, dispute, overturn, uphold,
 release, payout, fail, confirm, reverse, repost) against any LedgerRepository-like object: the
-fake (unit tests) or the real one on PostgreSQL (integration). ``check_invariants`` holds the
+fake (unit tests) or the real one on PostgreSQL (integration). ``assert_invariants`` holds the
 ledger's promises: every transaction balances, no floor is broken, a worker's entries add up
 to their balances, each key is posted once, and the ledger's own check is clean."""
 
@@ -219,7 +219,7 @@ class PayWorld:
             assert self.ledger.post(original) is False
 
     # -- the promises --------------------------------------------------------------------
-    def check_invariants(self) -> None:
+    def assert_invariants(self) -> None:
         keys = Counter(e.idempotency_key for e in self.posted)
         assert all(n == 1 for n in keys.values()), keys.most_common(3)
         net = 0  # credit-normal balances minus debit-normal ones: 0 when every entry balances

@@ -72,7 +72,7 @@ def test_random_pay_sequences_on_the_fake_keep_every_promise(sequence: list[Op])
     world = PayWorld(FakeLedgerRepository(), "t-")
     for op in sequence:
         world.run(op)
-        world.check_invariants()
+        world.assert_invariants()
 
 
 def test_the_world_reaches_every_kind_of_entry() -> None:
@@ -83,7 +83,7 @@ def test_the_world_reaches_every_kind_of_entry() -> None:
     for name in script:
         # The last entry (the overturned earning, still pending) is the one to reverse.
         world.run(Op(name, worker=0, amount=10_000, target=-1 if name == "reverse" else 0))
-        world.check_invariants()
+        world.assert_invariants()
     kinds = {e.kind for e in world.posted}
     assert kinds >= {
         TransactionKind.TOPUP, TransactionKind.EARN, TransactionKind.RELEASE_HOLD,
