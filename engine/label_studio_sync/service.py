@@ -9,7 +9,6 @@ writes the quality triggers' next step (scoring, finishing review) in the same t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,7 +82,9 @@ class EngineDesk:
         )
         return work.submit(
             uow, worker_id, lease.lease_id, answer,
-            client_answer_id=client_answer_id(link.ls_server, annotation_id),
+            # With the task, like reviews: a worker answers a task once, so the same key again
+            # is a replay, while a reset server's reused annotation id names another task.
+            client_answer_id=f"ls-{link.task_id}-{annotation_id}",
             time_spent_seconds=lead_time, source=CHANNEL, ls_annotation_id=annotation_id,
         )  # fmt: skip
 
@@ -104,14 +105,6 @@ class EngineDesk:
 
 
 ENGINE_DESK = EngineDesk()
-
-
-def client_answer_id(server: str, annotation_id: int) -> str:
-    """The answer's replay key: two servers' annotations with one id stay two answers."""
-    if not server:
-        return f"ls-{annotation_id}"  # the key of answers filed before servers were told apart
-    tag = hashlib.sha256(server.encode()).hexdigest()[:12]
-    return f"ls-{tag}-{annotation_id}"
 
 
 def ingest_annotation(

@@ -231,3 +231,26 @@ def test_a_server_reset_at_the_same_address_takes_its_ids_back(ctx):
 def _task_of(ctx, job_id: str) -> str:  # type: ignore[no-untyped-def]
     with ctx.sessions() as session:
         return str(session.scalar(select(TaskRow.id).where(TaskRow.job_id == job_id)))
+
+
+def test_one_worker_after_a_reset_at_the_same_address_files_both_answers(ctx):
+    """The same worker, the same URL, a fresh server handing out annotation id 1 again for a
+    new job's task: that is a new answer, not a replay of the old one."""
+    tag = uuid.uuid4().hex[:6]
+    url = f"http://ls-{tag}-one.test:8080"
+    server = label_studio_server(url)
+    worker = ctx.in_unit_of_work(register_worker, f"w-{tag}", "qualified")
+    jobs = []
+    for _ in range(2):
+        ls = FreshLabelStudio(url)
+        job_id = _split_image_job(ctx)
+        assert publish_job(manual_uow(ctx), job_id, _target(ls)) is JobStage.LABELING
+        ctx.in_unit_of_work(enrol_in_label_studio, ls, worker.id, "Worker-pass-2026!")
+        with manual_uow(ctx) as uow:
+            outcome = ingest_annotation(uow, server, 1, 1, ls.annotate(1, 1, 1, "cat"), SETTINGS)
+            uow.commit()
+        assert outcome.status == "accepted" and outcome.job_id == job_id, outcome
+        jobs.append(job_id)
+    with ctx.sessions() as session:
+        answers = session.scalars(select(AnswerRow).where(AnswerRow.job_id.in_(jobs))).all()
+    assert sorted(a.job_id for a in answers) == sorted(jobs)
