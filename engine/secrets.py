@@ -173,20 +173,27 @@ def _read_private(path: Path, secret: SecretSetting) -> str:
     return value
 
 
+def _set_or_embedded(settings: Settings, secret: SecretSetting, value: str, hint: str) -> str:
+    """``value`` when it is set and not a published default; in embedded mode one generated
+    under var_dir; anywhere else refused with the variable's name and ``hint``."""
+    value = value.strip()
+    if value and value not in KNOWN_DEFAULTS:
+        return value
+    if is_embedded(settings):
+        return _embedded_secret(settings.var_dir, secret)
+    reason = "is a published default" if value else "is not set"
+    raise InsecureSecrets(f"{secret.variable} ({secret.purpose}) {reason}; {hint}")
+
+
 def provider_credential(settings: Settings, field: str, value: str, purpose: str) -> str:
     """A payout provider's credential (``KAZI_MPESA_CONSUMER_KEY``, ...), from the environment
     only. Embedded mode (the demo, against engine/demo/fake_providers.py) may leave it unset and
     gets one generated under var_dir like the other secrets; anywhere else a missing one is
     refused with the variable's name. Provider credentials have their own formats, so only
     presence and the published defaults are checked."""
-    value = value.strip()
-    secret = SecretSetting(field, purpose)
-    if value and value not in KNOWN_DEFAULTS:
-        return value
-    if is_embedded(settings):
-        return _embedded_secret(settings.var_dir, secret)
-    reason = "is a published default" if value else "is not set"
-    raise InsecureSecrets(f"{secret.variable} ({purpose}) {reason}; set it from the provider")
+    return _set_or_embedded(
+        settings, SecretSetting(field, purpose), value, "set it from the provider"
+    )
 
 
 STATEMENT_SIGNING_KEY = SecretSetting(
@@ -201,13 +208,6 @@ def statement_signing_key(settings: Settings, value: str) -> str:
     one generated under var_dir like the other secrets (32 random bytes, base64url); anywhere
     else a missing one is refused with the variable's name. Its format is checked where it is
     loaded (engine/statements/keys.py)."""
-    value = value.strip()
-    if value and value not in KNOWN_DEFAULTS:
-        return value
-    if is_embedded(settings):
-        return _embedded_secret(settings.var_dir, STATEMENT_SIGNING_KEY)
-    reason = "is a published default" if value else "is not set"
-    raise InsecureSecrets(
-        f"{STATEMENT_SIGNING_KEY.variable} ({STATEMENT_SIGNING_KEY.purpose}) {reason}; "
-        f"make one with: {MAKE_ED25519_KEY}"
+    return _set_or_embedded(
+        settings, STATEMENT_SIGNING_KEY, value, f"make one with: {MAKE_ED25519_KEY}"
     )

@@ -511,7 +511,7 @@ if __name__ == "__main__":  # python -m engine.demo.fake_providers: run one unti
             pass
 
 
-# -- for the demo: methods, a run and its results in one process -----------------------------
+# -- for the demo: a confirmed method for a simulated worker --------------------------------
 
 
 def give_demo_method(ctx: Any, worker_id: str, msisdn: str, provider: str = "mpesa") -> None:
@@ -526,38 +526,3 @@ def give_demo_method(ctx: Any, worker_id: str, msisdn: str, provider: str = "mpe
     if code is None:
         raise RuntimeError(f"worker {worker_id} has no pending method")
     ctx.in_unit_of_work(service.confirm_method, worker_id, code, cipher, PayoutSettings())
-
-
-def pay_through_fake(
-    ctx: Any,
-    fake: FakeProviders,
-    currency: str = "KES",
-    *,
-    provider: str | None = "mpesa",
-    min_amount: str | None = None,
-    worker_ids: list[str] | None = None,
-) -> tuple[Any, list[dict[str, Any]]]:
-    """Run payouts against ``fake`` and deliver its results to an in-process engine app:
-    ``(RunReport, the engine's answers to each result)``."""
-    from fastapi.testclient import TestClient
-
-    from engine.api.app import create_app
-    from engine.payouts import service
-    from engine.payouts.providers.http import loopback_client
-    from engine.payouts.providers.registry import ProviderRegistry
-
-    settings = fake.payout_settings()
-    registry = ProviderRegistry(ctx.settings, settings, client=loopback_client())
-    urls = service.CallbackUrls("http://testserver", ctx.settings.signing_secret)
-    report = service.run_payouts(
-        ctx.uow,
-        service.RunRequest(currency, min_amount, provider, requested_by="demo"),
-        registry,
-        settings,
-        ctx.token_cipher,
-        urls,
-        worker_ids=worker_ids,
-    )
-    with TestClient(create_app(ctx)) as api:
-        answers = [a.json() for a in fake.deliver_via(api)]
-    return report, answers

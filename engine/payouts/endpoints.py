@@ -29,6 +29,7 @@ from engine.payouts.providers.registry import ProviderRegistry
 from engine.staff.dependency import StaffName
 from engine.unit_of_work import UnitOfWork
 from engine.work.endpoints import WorkerKey, body_after_key, worker_for_key
+from engine.workforce.token_cipher import TokenCipher
 from schemas.payouts import ConfirmMethodRequest, PayoutMethodRequest, PayoutRunRequest
 from schemas.safe_text import refuse_nul_in_json
 
@@ -83,7 +84,7 @@ def providers_of(request: Request) -> ProviderRegistry:
 async def put_payout_method(request: Request, key: WorkerKey) -> dict[str, Any]:
     ctx = get_ctx(request)
     body = await body_after_key(ctx, key, read_json_body(request, PayoutMethodRequest))
-    info = await run_unit_of_work(ctx, _register, key, body)
+    info = await run_unit_of_work(ctx, _register, key, body, ctx.token_cipher)
     return {
         **info.as_json(),
         "confirmation": "a 6-digit code was made for this method; programme staff give it to "
@@ -91,9 +92,9 @@ async def put_payout_method(request: Request, key: WorkerKey) -> dict[str, Any]:
     }
 
 
-def _register(uow: UnitOfWork, key: str, body: PayoutMethodRequest) -> service.MethodInfo:
-    from engine.workforce.token_cipher import default_token_cipher
-
+def _register(
+    uow: UnitOfWork, key: str, body: PayoutMethodRequest, cipher: TokenCipher
+) -> service.MethodInfo:
     worker = worker_for_key(uow, key)
     return service.register_method(
         uow,
@@ -101,7 +102,7 @@ def _register(uow: UnitOfWork, key: str, body: PayoutMethodRequest) -> service.M
         body.provider,
         body.msisdn,
         body.account_name,
-        default_token_cipher(),
+        cipher,
         default_region=body.region,
     )
 
@@ -114,7 +115,7 @@ def _register(uow: UnitOfWork, key: str, body: PayoutMethodRequest) -> service.M
 async def confirm_payout_method(request: Request, key: WorkerKey) -> dict[str, Any]:
     ctx = get_ctx(request)
     body = await body_after_key(ctx, key, read_json_body(request, ConfirmMethodRequest))
-    done = await run_unit_of_work(ctx, _confirm, key, body.code)
+    done = await run_unit_of_work(ctx, _confirm, key, body.code, ctx.token_cipher)
     outcome = done.outcome
     if outcome is service.ConfirmOutcome.WRONG_CODE:
         raise WrongCode(f"wrong code; {done.attempts_left} attempt(s) left")
@@ -125,11 +126,9 @@ async def confirm_payout_method(request: Request, key: WorkerKey) -> dict[str, A
     return {**done.method.as_json(), "outcome": outcome.value}
 
 
-def _confirm(uow: UnitOfWork, key: str, code: str) -> service.Confirmation:
-    from engine.workforce.token_cipher import default_token_cipher
-
+def _confirm(uow: UnitOfWork, key: str, code: str, cipher: TokenCipher) -> service.Confirmation:
     worker = worker_for_key(uow, key)
-    return service.confirm_method(uow, worker.id, code, default_token_cipher(), payout_settings())
+    return service.confirm_method(uow, worker.id, code, cipher, payout_settings())
 
 
 @work_router.get("/payout-method", summary="Your payout method (the number masked)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.db.models import WorkerRow
@@ -36,12 +36,6 @@ class PayoutRepository:
     def method(self, method_id: str) -> PayoutMethodRow | None:
         return self.session.get(PayoutMethodRow, method_id)
 
-    def live_methods(self, worker_ids: Sequence[str] | None = None) -> list[PayoutMethodRow]:
-        stmt = select(PayoutMethodRow).where(PayoutMethodRow.state.in_(_LIVE))
-        if worker_ids is not None:
-            stmt = stmt.where(PayoutMethodRow.worker_id.in_(list(worker_ids)))
-        return list(self.session.scalars(stmt))
-
     def add(self, row: Any) -> None:
         self.session.add(row)
         self.session.flush()
@@ -51,9 +45,6 @@ class PayoutRepository:
         return self.session.scalar(
             select(WorkerRow).where(WorkerRow.id == worker_id).with_for_update(key_share=True)
         )
-
-    def worker_ids(self) -> list[str]:
-        return list(self.session.scalars(select(WorkerRow.id).order_by(WorkerRow.id)))
 
     def workers_with_methods(self) -> list[str]:
         return list(
@@ -79,13 +70,6 @@ class PayoutRepository:
                 .with_for_update(key_share=True)
             )
         return self.session.get(PayoutBatchRow, batch_id)
-
-    def batches(self, limit: int = 50) -> list[PayoutBatchRow]:
-        return list(
-            self.session.scalars(
-                select(PayoutBatchRow).order_by(PayoutBatchRow.created_at.desc()).limit(limit)
-            )
-        )
 
     def payout(self, payout_id: str, *, for_update: bool = False) -> PayoutRow | None:
         if for_update:
@@ -136,14 +120,6 @@ class PayoutRepository:
                 .order_by(PayoutRow.created_at)
             )
         )
-
-    def state_counts(self, batch_id: str) -> dict[str, int]:
-        rows = self.session.execute(
-            select(PayoutRow.state, func.count())
-            .where(PayoutRow.batch_id == batch_id)
-            .group_by(PayoutRow.state)
-        )
-        return {state: count for state, count in rows}
 
     # results ------------------------------------------------------------------------------
     def record_result(self, row: PayoutCallbackRow) -> None:

@@ -115,11 +115,6 @@ class PayoutNotFound(PayoutError):
     code = "payout_not_found"
 
 
-class ProviderMissing(PayoutError):
-    status = 422
-    code = "provider_not_configured"
-
-
 class CurrencyNotPaid(PayoutError):
     status = 422
     code = "currency_not_paid"
