@@ -23,8 +23,10 @@ from engine.domain.ledger import (
     JournalEntry,
     TransactionKind,
     Transfer,
+    client_funds,
     entry,
     fee_job_key,
+    job_reservation,
     platform_fees,
     reserve_job_key,
     settle_job_key,
@@ -163,14 +165,6 @@ def quote_view(quote: Quote) -> QuoteView:
 
 
 # -- intake: the reservation -------------------------------------------------------------------
-
-
-def client_funds(client_id: str, currency: str) -> AccountRef:
-    return AccountRef(AccountKind.CLIENT_FUNDS, client_id, currency)
-
-
-def job_reservation(job_id: str, currency: str) -> AccountRef:
-    return AccountRef(AccountKind.CLIENT_RESERVED, job_id, currency)
 
 
 def _is_demo_tenant(uow: UnitOfWork, client_id: str, settings: Settings) -> bool:

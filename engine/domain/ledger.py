@@ -93,6 +93,22 @@ def cash(currency: str) -> AccountRef:
     return AccountRef(AccountKind.CASH, "world", currency)
 
 
+def client_funds(client_id: str, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.CLIENT_FUNDS, client_id, currency)
+
+
+def job_reservation(job_id: str, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.CLIENT_RESERVED, job_id, currency)
+
+
+def worker_pending(worker_id: str, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.WORKER_PENDING, worker_id, currency)
+
+
+def worker_available(worker_id: str, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.WORKER_AVAILABLE, worker_id, currency)
+
+
 class LedgerError(ValueError):
     """An entry the ledger refuses (unbalanced, wrong currency, bad amount, overdraft)."""
 

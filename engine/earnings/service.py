@@ -39,12 +39,17 @@ from engine.domain.earning_rules import (
 from engine.domain.lease_rules import WorkerTier
 from engine.domain.ledger import (
     AccountKind,
-    AccountRef,
     TransactionKind,
     Transfer,
+    client_funds,
     earn_answer_key,
+    earn_review_key,
     entry,
+    job_reservation,
     release_hold_key,
+    reserve_job_key,
+    worker_available,
+    worker_pending,
 )
 from engine.domain.money import Money, MoneyError, parse_amount
 from engine.earnings.repository import TaskFacts
@@ -122,18 +127,6 @@ def rate_of(job: JobRow, policy: PayPolicy | None = None) -> PayRateRule | None:
         return None
 
 
-def job_reservation(job_id: str, currency: str) -> AccountRef:
-    return AccountRef(AccountKind.CLIENT_RESERVED, job_id, currency)
-
-
-def worker_pending(worker_id: str, currency: str) -> AccountRef:
-    return AccountRef(AccountKind.WORKER_PENDING, worker_id, currency)
-
-
-def worker_available(worker_id: str, currency: str) -> AccountRef:
-    return AccountRef(AccountKind.WORKER_AVAILABLE, worker_id, currency)
-
-
 def outcome_of(answer: AnswerRow, facts: TaskFacts) -> AnswerOutcome:
     """The rules' view of one answer (floats become integers here, at the boundary)."""
     task = facts.task
@@ -180,7 +173,7 @@ def _cover_reservation(uow: UnitOfWork, job: JobRow, needed: Money, first_key: s
     short = needed.minor - uow.ledger.balance(reserved)
     if short <= 0:
         return
-    funds = AccountRef(AccountKind.CLIENT_FUNDS, job.client_id, needed.currency)
+    funds = client_funds(job.client_id, needed.currency)
     state = uow.ledger.account(funds)
     balance, floor = (state.balance, state.floor) if state is not None else (0, 0)
     amount = short if floor is None else min(short, balance - floor)
@@ -192,7 +185,7 @@ def _cover_reservation(uow: UnitOfWork, job: JobRow, needed: Money, first_key: s
         ledger.post(
             uow,
             entry(
-                f"reserve:job:{job.id}:for:{first_key}",
+                f"{reserve_job_key(job.id)}:for:{first_key}",
                 TransactionKind.RESERVE,
                 Transfer(funds, reserved, amount),
                 memo=f"job {job.id}: reservation topped up for earnings",
@@ -382,7 +375,7 @@ def earnings_for_worker(uow: UnitOfWork, worker_id: str, limit: int = 200) -> di
     balances (pending, available, benefits) per currency."""
     answers = uow.earnings.answers_of_worker(worker_id, limit)
     reviews = uow.earnings.reviews_of_worker(worker_id, limit)
-    keys = [earn_answer_key(a.id) for a in answers] + [f"earn:review:{r.id}" for r in reviews]
+    keys = [earn_answer_key(a.id) for a in answers] + [earn_review_key(r.id) for r in reviews]
     posted = uow.ledger.entries(keys + [release_hold_key(k) for k in keys])
     facts = uow.earnings.task_facts([a.task_id for a in answers])
     disputes = uow.earnings.disputes_of_worker(worker_id)
@@ -422,7 +415,7 @@ def earnings_for_worker(uow: UnitOfWork, worker_id: str, limit: int = 200) -> di
         items.append(item)
     review_items = []
     for r in reviews:
-        rp = posted.get(f"earn:review:{r.id}")
+        rp = posted.get(earn_review_key(r.id))
         review_items.append({
             "review_id": r.id, "job_id": r.job_id, "task_id": r.task_id,
             "status": "earned" if rp else "unpaid",

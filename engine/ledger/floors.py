@@ -5,16 +5,10 @@ exception (floor None, see engine/earnings/service.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from engine.domain.ledger import AccountKind, AccountRef, floor_of
 
 
-def initial_floor(
-    account: AccountRef, floors: Mapping[AccountRef, int | None] | None = None
-) -> int | None:
-    if floors is not None and account in floors:
-        return floors[account]
+def initial_floor(account: AccountRef) -> int | None:
     if account.kind is AccountKind.CLIENT_FUNDS:
         return 0
     return floor_of(account)

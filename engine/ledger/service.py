@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.domain.ledger import (
-    AccountKind,
     AccountRef,
     JournalEntry,
     LedgerError,
     TransactionKind,
     Transfer,
     cash,
+    client_funds,
     entry,
     topup_key,
 )
@@ -58,10 +58,6 @@ def money_from_text(amount: str | int, currency: str) -> Money:
     if money.is_negative():
         raise BadAmount(f"{amount} is negative")
     return money
-
-
-def client_funds(client_id: str, currency: str) -> AccountRef:
-    return AccountRef(AccountKind.CLIENT_FUNDS, client_id, currency)
 
 
 def topup(uow: UnitOfWork, client_id: str, amount: Money, reference: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -234,9 +233,3 @@ def _money_block(currency: str, t: _CurrencyTotals) -> dict[str, Any]:
         "other": _money(currency, t.other),
         "closing_balances": {name: _money(currency, v) for name, v in t.closing.items()},
     }
-
-
-def total_of(blocks: Iterable[dict[str, Any]], field_name: str) -> dict[str, int]:
-    """currency -> minor units of one money field across a statement's blocks (for tests and
-    the HTML view)."""
-    return {b["currency"]: int(b[field_name]["minor"]) for b in blocks}
