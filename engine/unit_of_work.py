@@ -31,7 +31,9 @@ from engine.publishing.repository import PublishRepository
 from engine.quality.repository import QualityRepository
 from engine.staff.repository import StaffRepository
 from engine.statements.repository import StatementRepository
+from engine.training.repository import TrainingRepository
 from engine.work.repository import WorkRepository
+from engine.worker_app.repository import AppSessionRepository
 from engine.workforce.repository import WorkerRepository
 
 if TYPE_CHECKING:
@@ -58,6 +60,8 @@ class UnitOfWork(abc.ABC):
     stage_leases: StageLeaseRepository
     billing: BillingRepository
     statements: StatementRepository
+    training: TrainingRepository
+    app_sessions: AppSessionRepository
 
     def __enter__(self) -> Self:
         return self
@@ -114,6 +118,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.stage_leases = StageLeaseRepository(session)
         self.billing = BillingRepository(session)
         self.statements = StatementRepository(session)
+        self.training = TrainingRepository(session)
+        self.app_sessions = AppSessionRepository(session)
         return super().__enter__()
 
     def __exit__(

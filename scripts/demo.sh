@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end, on embedded defaults (SQLite, local object store, filesystem broker)
-# plus a real Label Studio started for it: real recordings and drawn images are pre-drafted,
-# published, answered by simulated trainees in Label Studio, merged, reviewed and assembled.
+# plus a real Label Studio started for it (staff's side): real recordings and drawn images are
+# pre-drafted, published, answered by simulated trainees through the engine's worker app (/app),
+# merged, reviewed and assembled.
 # The recordings are the samples shipped in engine/demo/samples unless KAZI_DATA (or --data)
 # names another folder with a speech/ subfolder. Each run keeps its own state under var/demo/.
 set -euo pipefail

@@ -88,6 +88,28 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "install.sh: installed in $((SECONDS - started)) s"
 fi
 
+# The worker app's full editor: Label Studio's open-source frontend from npm (frontend/, exact
+# version and integrity hash in frontend/package-lock.json), copied to where the engine serves
+# it (engine/worker_app/static/vendor/lsf/, git-ignored). npm runs only when the lock changed.
+LSF_BUILD=frontend/node_modules/@heartexlabs/label-studio
+LSF_STATIC=engine/worker_app/static/vendor/lsf
+lsf_stamp=frontend/node_modules/.kazi-installed
+lsf_want=$(sha256sum frontend/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$lsf_stamp" 2>/dev/null)" != "$lsf_want" ] || [ ! -f "$LSF_STATIC/main.js" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install.sh: the worker app's full editor needs npm (Node.js) to install" >&2
+    echo "install.sh: frontend/package-lock.json; install Node.js with npm (apt-get install npm)" >&2
+    exit 1
+  fi
+  echo "install.sh: installing Label Studio's frontend (npm ci in frontend/)"
+  (cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  mkdir -p "$LSF_STATIC"
+  cp "$LSF_BUILD/build/static/js/main.js" "$LSF_BUILD/build/static/js/main.js.LICENSE.txt" \
+    "$LSF_BUILD/build/static/css/main.css" \
+    "$LSF_BUILD/LICENSE" "$LSF_STATIC/"
+  echo "$lsf_want" >"$lsf_stamp"
+fi
+
 # Headless browser for tests/browser.py: Debian's chromium (about 1 minute the first time).
 if ! command -v chromium >/dev/null 2>&1; then
   if ! command -v apt-get >/dev/null 2>&1; then

@@ -11,14 +11,18 @@ module as a plugin, so the fixtures (one Chromium per session) are there for eve
         watched_page.screenshot("something.png")      # tests/artifacts/something.png
 
 Without pytest: ``with launch_chromium() as b, open_page(b) as wp: ...``.
-Also here: ``serve_in_thread(app)`` (an ASGI app on a free loopback port) and the Label Studio
+Also here: ``serve_in_thread(app)`` (an ASGI app on a free loopback port), the Label Studio
 worker helpers ``worker_account`` (invite sign-up, or reuse) and ``log_in_label_studio`` (the
-real login form).
+real login form), and a phone on a slow link for the worker app: ``open_mobile_page`` (360x740,
+touch), ``throttle(page, kbps, latency_ms)`` and ``set_offline(page, bool)`` (CDP network
+emulation, service workers included), ``TransferMeter`` (bytes per request, from CDP) and
+``ResponseBodies`` (every response body a context received).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import socket
@@ -428,3 +432,272 @@ def log_in_label_studio(
         form = page.locator("#login-form")
         shown = form.inner_text() if form.count() else page.content()[-1500:]
         raise AssertionError(f"Label Studio login failed for {email}: {shown}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# A phone on a slow link: the worker app's tests and bench/worker_app.py.
+
+# A small Android phone (CSS pixels), the app's narrowest target.
+MOBILE_VIEWPORT = {"width": 360, "height": 740}
+
+
+def mobile_context_options(**overrides: Any) -> dict[str, Any]:
+    """``browser.new_context`` options for a 360x740 touch phone (overrides win)."""
+    return {
+        "viewport": dict(MOBILE_VIEWPORT),
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+        **overrides,
+    }
+
+
+@contextmanager
+def open_mobile_page(browser: Browser, **context_options: Any) -> Iterator[WatchedPage]:
+    """``open_page`` on a 360x740 touch viewport."""
+    with open_page(browser, **mobile_context_options(**context_options)) as wp:
+        yield wp
+
+
+@dataclass
+class NetworkConditions:
+    """The link a page (and its context's service workers) is given: the CDP sessions that
+    emulate it, kept so that going offline and back restores the same throttling."""
+
+    cdp: Any  # playwright CDPSession of the page
+    context: BrowserContext
+    download_bytes_per_second: float
+    upload_bytes_per_second: float
+    latency_ms: float
+    offline: bool = False
+    browser_cdp: Any = None  # a browser-level session: service workers are their own targets
+    browser_context_id: str = ""
+    worker_sessions: list[str] = field(default_factory=list)
+    _message_id: int = 0
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "offline": self.offline,
+            "latency": self.latency_ms,
+            "downloadThroughput": self.download_bytes_per_second,
+            "uploadThroughput": self.upload_bytes_per_second,
+        }
+
+    def apply(self) -> None:
+        self.cdp.send("Network.emulateNetworkConditions", self.params())
+        for session_id in self.worker_sessions:
+            self._to_worker(session_id, "Network.emulateNetworkConditions", self.params())
+
+    def _to_worker(self, session_id: str, method: str, params: dict[str, Any]) -> None:
+        self._message_id += 1
+        message = {"id": 900_000 + self._message_id, "method": method, "params": params}
+        with contextlib.suppress(Exception):  # the worker may have stopped meanwhile
+            self.browser_cdp.send(
+                "Target.sendMessageToTarget",
+                {"sessionId": session_id, "message": json.dumps(message)},
+            )
+
+    def watch_service_workers(self, browser: Browser) -> None:
+        """Throttle this context's service workers too, those running now and those that
+        start later: a page's emulation does not reach the fetches a service worker makes."""
+        self.browser_cdp = browser.new_browser_cdp_session()
+        self.context.on("close", lambda _: self._detach())
+        self.browser_cdp.on("Target.targetCreated", lambda e: self._attach(e["targetInfo"]))
+        self.browser_cdp.send("Target.setDiscoverTargets", {"discover": True})
+        for info in self.browser_cdp.send("Target.getTargets")["targetInfos"]:
+            self._attach(info)
+
+    def _detach(self) -> None:
+        with contextlib.suppress(Exception):
+            self.browser_cdp.detach()
+
+    def _attach(self, info: dict[str, Any]) -> None:
+        if info.get("type") != "service_worker":
+            return
+        if info.get("browserContextId") != self.browser_context_id:
+            return
+        attached = self.browser_cdp.send(
+            "Target.attachToTarget", {"targetId": info["targetId"], "flatten": False}
+        )
+        session_id = str(attached["sessionId"])
+        self.worker_sessions.append(session_id)
+        self._to_worker(session_id, "Network.enable", {})
+        self._to_worker(session_id, "Network.emulateNetworkConditions", self.params())
+
+
+_CONDITIONS: dict[int, NetworkConditions] = {}  # id(page) -> its emulation
+
+
+def throttle(page: Page, kbps: float = 400, latency_ms: float = 400) -> NetworkConditions:
+    """Emulate a slow link for ``page`` as DevTools' throttling does (CDP
+    ``Network.emulateNetworkConditions``): ``kbps`` kilobits per second each way (throughput in
+    bytes/s is ``kbps * 1000 / 8``) and ``latency_ms`` added to every request.
+
+    The page's emulation does not reach a service worker's own fetches (another target), so the
+    context's service workers get the same conditions through a browser-level session.
+    """
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    rate = kbps * 1000 / 8
+    conditions = NetworkConditions(cdp, page.context, rate, rate, latency_ms)
+    conditions.browser_context_id = str(
+        cdp.send("Target.getTargetInfo")["targetInfo"].get("browserContextId", "")
+    )
+    conditions.apply()
+    browser = page.context.browser
+    if browser is not None:
+        conditions.watch_service_workers(browser)
+    _CONDITIONS[id(page)] = conditions
+    return conditions
+
+
+def set_offline(page: Page, offline: bool) -> None:
+    """Cut (or restore) the network for ``page``'s context, service workers included
+    (playwright's ``set_offline``); a ``throttle`` on the page stays in force when it comes
+    back."""
+    page.context.set_offline(offline)
+    conditions = _CONDITIONS.get(id(page))
+    if conditions is not None:
+        conditions.offline = offline
+        conditions.apply()
+
+
+@dataclass(frozen=True)
+class Transfer:
+    url: str
+    mime_type: str
+    bytes: int  # encoded bytes over the wire (headers and body, compressed as sent)
+    status: int | None
+    finished: bool  # False: cancelled or failed (bytes is what arrived before that)
+    from_cache: bool  # served from the HTTP cache or a service worker: nothing transferred
+
+
+class TransferMeter:
+    """Bytes a page transferred, per request, from CDP: ``Network.loadingFinished``'s
+    ``encodedDataLength`` (what DevTools' "transferred" column shows) or, for a request that
+    never finished (a media element cancelling a range request), the sum of its
+    ``Network.dataReceived`` encoded lengths."""
+
+    def __init__(self, page: Page) -> None:
+        self._urls: dict[str, str] = {}
+        self._mime: dict[str, str] = {}
+        self._status: dict[str, int] = {}
+        self._cached: set[str] = set()
+        self._received: dict[str, int] = {}
+        self._done: dict[str, tuple[int, bool]] = {}
+        self._lock = threading.Lock()
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.on("Network.requestWillBeSent", self._on_request)
+        self.cdp.on("Network.responseReceived", self._on_response)
+        self.cdp.on("Network.requestServedFromCache", self._on_cached)
+        self.cdp.on("Network.dataReceived", self._on_data)
+        self.cdp.on("Network.loadingFinished", self._on_finished)
+        self.cdp.on("Network.loadingFailed", self._on_failed)
+        self.cdp.send("Network.enable")
+
+    def _on_request(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._urls[event["requestId"]] = event["request"]["url"]
+
+    def _on_response(self, event: dict[str, Any]) -> None:
+        response = event["response"]
+        with self._lock:
+            rid = event["requestId"]
+            self._urls.setdefault(rid, response["url"])
+            self._mime[rid] = response.get("mimeType", "")
+            self._status[rid] = int(response.get("status", 0))
+            if response.get("fromDiskCache") or response.get("fromServiceWorker"):
+                self._cached.add(rid)
+
+    def _on_cached(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._cached.add(event["requestId"])
+
+    def _on_data(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            rid = event["requestId"]
+            self._received[rid] = self._received.get(rid, 0) + int(event["encodedDataLength"])
+
+    def _on_finished(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._done[event["requestId"]] = (int(event["encodedDataLength"]), True)
+
+    def _on_failed(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            rid = event["requestId"]
+            self._done[rid] = (self._received.get(rid, 0), False)
+
+    def transfers(self) -> list[Transfer]:
+        """Every request that ended (finished or failed), in the order they started."""
+        with self._lock:
+            return [
+                Transfer(
+                    url,
+                    self._mime.get(rid, ""),
+                    self._done[rid][0],
+                    self._status.get(rid),
+                    self._done[rid][1],
+                    rid in self._cached,
+                )
+                for rid, url in self._urls.items()
+                if rid in self._done
+            ]
+
+    def total(self, where: Any = None) -> int:
+        """Bytes of the transfers ``where(transfer)`` accepts (all when None)."""
+        return sum(t.bytes for t in self.transfers() if where is None or where(t))
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(1 for rid in self._urls if rid not in self._done)
+
+    def settle(self, page: Page, quiet_ms: int = 500, timeout_ms: int = 30_000) -> None:
+        """Wait until no request has been in flight for ``quiet_ms`` (or ``timeout_ms``)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+            if self.pending():
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_ms / 1000:
+                return
+
+    def reset(self) -> None:
+        with self._lock:
+            for store in (self._urls, self._mime, self._status, self._received, self._done):
+                store.clear()
+            self._cached.clear()
+
+    def detach(self) -> None:
+        with contextlib.suppress(Exception):
+            self.cdp.detach()
+
+
+def is_audio(transfer: Transfer) -> bool:
+    """An audio transfer (the segment's Opus copy, or any media response)."""
+    return transfer.mime_type.startswith(("audio/", "video/")) or bool(
+        re.search(r"\.(opus|ogg|webm|flac|wav|mp3|m4a)(\?|$)", transfer.url)
+    )
+
+
+class ResponseBodies:
+    """Every response body a browser context receives (pages, scripts, XHR/fetch, service
+    worker fetches), read as it arrives: for checking what reached the device, on the wire."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.bodies: list[tuple[str, bytes]] = []
+        self.unread: list[str] = []  # responses without a readable body (redirects, aborted)
+        context.on("response", self._on_response)
+
+    def _on_response(self, response: Any) -> None:
+        try:
+            body = response.body()
+        except Exception:
+            self.unread.append(f"{response.status} {response.url}")
+            return
+        self.bodies.append((response.url, body))
+
+    def containing(self, text: str) -> list[str]:
+        """URLs of the bodies that contain ``text`` (UTF-8, also as JSON would escape it)."""
+        needles = {text.encode(), json.dumps(text)[1:-1].encode()}
+        return [url for url, body in self.bodies if any(n in body for n in needles)]

@@ -30,6 +30,9 @@ class Caller(StrEnum):
     # A payout provider posting a result to the per-payout URL the engine gave it (the URL
     # holds an HMAC of the payout id: a capability, see docs/security.md).
     PROVIDER_CALLBACK = "provider_callback"
+    # The worker app's session cookie (kazi_app, from a one-time login code); its POSTs also
+    # need the session's CSRF token (engine/worker_app/auth.py).
+    WORKER_SESSION = "worker_session"
 
 
 class Operation(NamedTuple):
@@ -76,6 +79,28 @@ ROUTE_CALLERS: dict[Operation, Caller] = {
     Operation("POST", "/v1/hooks/mpesa/timeout/{token}"): Caller.PROVIDER_CALLBACK,
     Operation("POST", "/v1/hooks/momo/{token}"): Caller.PROVIDER_CALLBACK,
     Operation("PUT", "/v1/hooks/momo/{token}"): Caller.PROVIDER_CALLBACK,
+    # The worker app (engine/worker_app/pages.py).
+    Operation("GET", "/app/login"): Caller.PUBLIC,
+    Operation("GET", "/app/login/{code}"): Caller.PUBLIC,
+    Operation("POST", "/app/login"): Caller.PUBLIC,
+    Operation("POST", "/app/logout"): Caller.WORKER_SESSION,
+    Operation("POST", "/app/language"): Caller.WORKER_SESSION,
+    Operation("GET", "/app"): Caller.WORKER_SESSION,
+    Operation("GET", "/app/feedback"): Caller.WORKER_SESSION,
+    Operation("GET", "/app/earnings"): Caller.WORKER_SESSION,
+    Operation("GET", "/app/statements"): Caller.WORKER_SESSION,
+    Operation("GET", "/app/statements/{month}"): Caller.WORKER_SESSION,
+    # Task pages (engine/worker_app/task_pages.py); the service worker script is the shell.
+    Operation("GET", "/app/task"): Caller.WORKER_SESSION,
+    Operation("GET", "/app/task/done"): Caller.WORKER_SESSION,
+    Operation("POST", "/app/task/{lease_id}/submit"): Caller.WORKER_SESSION,
+    Operation("POST", "/app/task/{lease_id}/heartbeat"): Caller.WORKER_SESSION,
+    Operation("POST", "/app/task/{lease_id}/skip"): Caller.WORKER_SESSION,
+    Operation("GET", "/app/sw.js"): Caller.PUBLIC,
+    # Training (engine/training/endpoints.py).
+    Operation("GET", "/app/training"): Caller.WORKER_SESSION,
+    Operation("GET", "/app/training/next"): Caller.WORKER_SESSION,
+    Operation("POST", "/app/training/{item_id}/answer"): Caller.WORKER_SESSION,
 }
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -109,6 +134,14 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "bearerFormat": "kazs_<prefix>_<secret>",
         "description": "A programme staff key (`kazi staff add NAME`): payout runs.",
     },
+    "appSession": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "kazi_app",
+        "description": "The worker app's session cookie, set by POST /app/login from a "
+        "one-time code; POSTs also send the session's CSRF token (form field csrf_token or "
+        "header X-CSRF-Token).",
+    },
     "signedLink": {
         "type": "apiKey",
         "in": "query",
@@ -128,6 +161,7 @@ _SECURITY: dict[Caller, list[dict[str, list[str]]]] = {
     Caller.STAFF: [{"staffKey": []}],
     # The credential is the path itself (OpenAPI has no scheme for a capability URL).
     Caller.PROVIDER_CALLBACK: [],
+    Caller.WORKER_SESSION: [{"appSession": []}],
 }
 
 # Header parameters that carry a credential: the security requirement documents them instead

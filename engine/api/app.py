@@ -27,8 +27,12 @@ from engine.payouts.endpoints import staff_router as payout_staff_router
 from engine.payouts.endpoints import work_router as payout_work_router
 from engine.quality.endpoints import router as review_router
 from engine.statements.endpoints import router as statements_router
+from engine.training.endpoints import router as training_router
 from engine.work.endpoints import router as work_router
 from engine.work.label_studio_entry import router as ls_entry_router
+from engine.worker_app.pages import router as worker_app_router
+from engine.worker_app.task_pages import router as task_pages_router
+from engine.worker_app.wiring import install_worker_app
 
 GIL_SWITCH_INTERVAL_S = 0.001
 
@@ -80,6 +84,11 @@ def create_app(ctx: EngineContext | None = None) -> FastAPI:
     app.include_router(statements_router)
     app.include_router(payout_staff_router)
     app.include_router(payout_hooks_router)
+    # The worker app (/app): its pages, static files, gzip and error pages.
+    app.include_router(worker_app_router)
+    app.include_router(task_pages_router)
+    app.include_router(training_router)
+    install_worker_app(app)
     # Every route says who may call it (engine/api/access.py); an undeclared one stops here.
     declare_access(app)
     return app

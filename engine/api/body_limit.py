@@ -76,6 +76,8 @@ class BodyLimits:
             return PROVIDER_RESULT_BODY_LIMIT
         if path.startswith(("/v1/work/", "/v1/review/")):
             return ANSWER_BODY_LIMIT if path.endswith("/submit") else WORKER_CALL_BODY_LIMIT
+        if path.startswith("/app/task/") and path.endswith("/submit"):
+            return ANSWER_BODY_LIMIT  # the worker app's answers: the same as the worker API's
         return DEFAULT_BODY_LIMIT
 
 

@@ -27,8 +27,9 @@ def demo(
         bool, typer.Option("--json", help="Also print a JSON summary (errors as JSON too)")
     ] = False,
 ) -> None:
-    """Submit real recordings and images, pre-draft, publish to a real Label Studio, let
-    simulated trainees answer there, run consensus and QA review, assemble and fetch."""
+    """Submit real recordings and images, pre-draft, publish (a real Label Studio holds the
+    projects for staff), let simulated trainees train and answer in the worker app (/app), run
+    consensus and QA review, assemble and fetch."""
     from engine.demo.run_demo import run_demo
     from engine.demo.samples_dir import SAMPLES_DIR
 

@@ -7,6 +7,7 @@ from engine.cli import (  # noqa: F401
     ledger_commands,
     payout_commands,
     service_commands,
+    training_commands,
     worker_commands,
 )
 from engine.cli.app import app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,6 +35,9 @@ def workers_add(
         str | None, typer.Option(help='Consented demographics as JSON, e.g. \'{"gender":"f"}\'')
     ] = None,
     consented: Annotated[bool, typer.Option(help="The worker consented to demographics")] = False,
+    skip_training: Annotated[
+        bool, typer.Option("--skip-training", help="No training path for this trainee")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Register a worker and print its worker-API key (shown once)."""
@@ -81,6 +85,13 @@ def workers_add(
         raise CliFailure(f"Label Studio: {exc}", ExitCode.FAILED, "label_studio_error") from exc
     out: dict[str, object] = {"id": created.id, "handle": created.handle, "tier": created.tier,
                               "api_key": created.api_key}  # fmt: skip
+    if created.tier == "trainee" and not skip_training:
+        # A new trainee trains before paid work when the engine has a qualification set.
+        from engine.training.service import enrol_new_trainee
+
+        stage = ctx.in_unit_of_work(enrol_new_trainee, created.id)
+        if stage is not None:
+            out["training"] = stage.value
     if label_studio:
         out["label_studio_email"] = login.email
         out["label_studio_password"] = pw
@@ -137,3 +148,49 @@ def workers_pause(
         raise CliFailure.from_error(exc) from exc
     state = "active" if resume else "paused"
     typer.echo(json.dumps({"handle": handle, "status": state}) if as_json else f"{handle}: {state}")
+
+
+@workers_app.command(
+    "login-code",
+    epilog=examples(
+        "kazi workers login-code amina.k",
+        "kazi workers login-code amina.k --qr amina.svg",
+        "kazi workers login-code amina.k --json",
+    ),
+)
+def workers_login_code(
+    handle: Annotated[str, typer.Argument(help="The worker's handle")],
+    qr: Annotated[
+        Path | None, typer.Option("--qr", help="Also write the link's QR code to FILE.svg or .png")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """A one-time login code for the worker app, its link and QR code (the worker's older
+    unused codes stop working). It works once, until it expires (KAZI_APP_LOGIN_CODE_HOURS)."""
+    import segno
+
+    from engine.bootstrap import get_context
+    from engine.worker_app.login_code import grouped
+    from engine.worker_app.sessions import issue_login_code
+    from engine.workforce.service import WorkerError
+
+    if qr is not None and qr.suffix.lower() not in {".svg", ".png"}:
+        raise CliFailure("--qr writes a .svg or .png file", ExitCode.BAD_INPUT, "bad_input")
+    ctx = get_context()
+    try:
+        code, path = ctx.in_unit_of_work(issue_login_code, handle)
+    except WorkerError as exc:
+        raise CliFailure.from_error(exc) from exc
+    link = ctx.settings.public_url.rstrip("/") + path
+    image = segno.make(link, error="m")
+    if qr is not None:
+        image.save(str(qr), scale=8, border=4)
+    if as_json:
+        out = {"handle": handle, "code": grouped(code), "link": link}
+        typer.echo(json.dumps(out | ({"qr": str(qr)} if qr is not None else {})))
+        return
+    typer.echo(f"login code: {grouped(code)}")
+    typer.echo(f"link: {link}")
+    image.terminal(compact=True)
+    if qr is not None:
+        typer.echo(f"QR code written to {qr}")

@@ -4,10 +4,10 @@ imported here."""
 
 from __future__ import annotations
 
-from engine.db import billing_models, ledger_models, payout_models
+from engine.db import app_models, billing_models, ledger_models, payout_models, training_models
 from engine.db.models import Base
 
-MODEL_MODULES = (billing_models, ledger_models, payout_models)
+MODEL_MODULES = (app_models, billing_models, ledger_models, payout_models, training_models)
 metadata = Base.metadata
 
 __all__ = ["MODEL_MODULES", "Base", "metadata"]

@@ -1,11 +1,15 @@
-"""The main job, end to end, on embedded defaults plus a real Label Studio.
+"""The main job, end to end, on embedded defaults plus a real Label Studio for staff.
 
 Real recordings (the samples in engine/demo/samples/speech, or ``--data``) and drawn images
-are submitted, pre-drafted, published to Label Studio, answered there by simulated trainee
-workers with differing error rates (gold tasks included; one careless worker), merged, scored,
-reviewed by a simulated QA reviewer through the review API, and assembled; the deliverables, the
-invoice and the quality report are fetched, and the crowd is paid (engine/demo/demo_pay.py).
-Each run keeps its own state in a fresh folder (run_environment).
+are submitted, pre-drafted and published (Label Studio holds the jobs' projects, for programme
+staff). Simulated trainee workers with differing error rates work through the engine's worker
+app (``/app``), as a phone's browser does: each logs in with a one-time code (no Label Studio
+account), goes through the training path (practice items with feedback, then the
+qualification set) and, once qualified, answers tasks (gold tasks included; one careless
+worker). Answers are merged, scored, reviewed by a simulated QA reviewer through the review API,
+and assembled; the deliverables, the invoice and the quality report are fetched, and the crowd
+is paid (engine/demo/demo_pay.py). Each run keeps its own state in a fresh folder
+(run_environment).
 """
 
 from __future__ import annotations
@@ -34,6 +38,13 @@ from engine.demo.demo_pay import BOXES_PAY, TRANSCRIPTION_PAY, Payee, fund_clien
 
 STAGES = ["received", "splitting", "split", "drafting", "drafted", "publishing", "labeling",
           "scoring", "reviewing", "assembling", "delivered"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Trainee:
+    profile: Any  # WorkerProfile
+    worker_id: str
+    login_code: str  # one use: the simulated phone redeems it for a session cookie
 
 
 @dataclass
@@ -138,7 +149,8 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
         console.print(f"engine API on http://127.0.0.1:{api_port} (log {api_log}), "
                       f"worker log {worker_log}")  # fmt: skip
 
-        crowd, reviewer_key, payees = _register_crowd(ctx, ls, seed, console)
+        training = _seed_training(ctx, data_dir, console)
+        crowd, reviewer_key, payees = _register_crowd(ctx, seed, console)
         jobs = _submit_jobs(ctx, data_dir)
         with _progress(console) as progress:
             bars = {
@@ -154,13 +166,15 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
                 _wait_stage(ctx, jobs, {"labeling"})
                 for job in jobs:
                     _fill_truth(ctx, job)
-                _crowd_answers(ls, api_port, crowd, jobs, seed)
+                answered = _crowd_answers(api_port, crowd, jobs, training, seed)
                 _review(api_port, reviewer_key, jobs, ctx)
                 _wait_stage(ctx, jobs, {"delivered"}, timeout=600)
             finally:
                 stop.set()
                 watcher.join()
+        _report_trainees(ctx, crowd, answered, ls.url, console)
         summary = _summarise(ctx, jobs, var, console)
+        summary["worker_app_answers"] = answered  # handle -> answers filed through /app
         from engine.demo.demo_pay import pay_the_crowd
 
         summary["pay"] = pay_the_crowd(
@@ -228,44 +242,82 @@ def _start_label_studio(stack: ExitStack, var: Path, console: Console):  # type:
     stack.callback(server.stop)
     _say_on_exit(stack, console, f"stopping Label Studio at {server.url} and deleting its data")
     server.wait_ready(timeout=300)
-    console.print(f"Label Studio ready at {server.url}")
+    console.print(f"Label Studio ready at {server.url} (staff only: the jobs' projects; "
+                  "trainees work in the engine's app)")  # fmt: skip
     return server
 
 
-def _register_crowd(ctx, ls, seed: int, console: Console):  # type: ignore[no-untyped-def]
-    from engine.labeling.label_studio_gateway import LabelStudioGateway
+def _register_crowd(ctx, seed: int, console: Console):  # type: ignore[no-untyped-def]
+    """The simulated trainees: engine workers with a one-time login code for the worker app
+    (no Label Studio account), each on the training path when the engine has a qualification
+    set (what ``kazi workers add`` does for a new trainee)."""
     from engine.simulation.error_models import default_crowd
-    from engine.work.start_links import start_link
-    from engine.workforce.service import (
-        enrol_in_label_studio,
-        label_studio_token,
-        register_worker,
-    )
+    from engine.training.service import enrol_new_trainee
+    from engine.worker_app.sessions import issue_login_code
+    from engine.workforce.service import register_worker
 
-    admin = LabelStudioGateway(ls.url, ls.token)
     tag = f"{int(time.time()) % 100000:05d}"
     crowd = []
     payees = []
-    table = Table(title="simulated trainee workers")
-    for col in ("handle", "tier", "word errors", "label errors"):
+    table = Table(
+        title="simulated trainee workers (worker app, login codes; no Label Studio account)"
+    )
+    for col in ("handle", "tier", "word errors", "label errors", "training"):
         table.add_column(col)
 
     def enrol(uow, profile):  # type: ignore[no-untyped-def]
         w = register_worker(uow, profile.handle, profile.tier)
-        enrol_in_label_studio(uow, admin, w.id, f"Pass-{w.id[:12]}!")
-        return w, label_studio_token(uow, w.id, ctx.token_cipher)
+        stage = enrol_new_trainee(uow, w.id)
+        code, _ = issue_login_code(uow, profile.handle)
+        return w, code, stage
 
     for profile in default_crowd(seed, handle_prefix=f"demo{tag}"):
-        w, token = ctx.in_unit_of_work(enrol, profile)
-        link = start_link(ctx.settings.public_url, w.id, ctx.settings.signing_secret)
-        crowd.append((profile, link, token))
+        w, code, stage = ctx.in_unit_of_work(enrol, profile)
+        crowd.append(Trainee(profile, w.id, code))
         payees.append(Payee(profile.handle, w.id, w.api_key))
         table.add_row(profile.handle, profile.tier, f"{profile.word_error_rate:.0%}",
-                      f"{profile.label_error_rate:.0%}")  # fmt: skip
+                      f"{profile.label_error_rate:.0%}",
+                      str(stage.value if stage else "none"))  # fmt: skip
     reviewer = ctx.in_unit_of_work(register_worker, f"demo{tag}-qa", "reviewer")
     payees.append(Payee(reviewer.handle, reviewer.id, reviewer.api_key))
     console.print(table)
+    console.print(
+        f"[dim]trainees log in at {ctx.settings.public_url}/app/login with their code (staff "
+        "hand them out: kazi workers login-code HANDLE --qr FILE.svg)[/dim]"
+    )
     return crowd, reviewer.api_key, payees
+
+
+# Training items from the samples: short clips with their references (staff would use
+# `kazi training import FOLDER`). Practice needs 3 done; qualification is every item of its set.
+PRACTICE_CLIPS = ("jfk.flac", "1089-134686-0000.flac", "1089-134686-0001.flac")
+QUALIFICATION_CLIPS = ("1089-134691-0000.flac", "1089-134691-0001.flac")
+
+
+def _seed_training(ctx, data_dir: Path, console: Console) -> dict[int, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Practice and qualification items from the sample clips; returns item id -> expected
+    answer (what the simulated trainees are "told" by their ears)."""
+    from engine.domain.job_stage import JobKind
+    from engine.domain.training_path import TrainingSet
+    from engine.training.media import store_training_media
+    from engine.training.service import NewTrainingItem, add_item
+
+    clips = dict((p.name, (p, ref)) for p, ref in _clip_references(data_dir / "speech"))
+    expected: dict[int, dict[str, Any]] = {}
+    for set_name, names in ((TrainingSet.PRACTICE, PRACTICE_CLIPS),
+                            (TrainingSet.QUALIFICATION, QUALIFICATION_CLIPS)):  # fmt: skip
+        for name in names:
+            if name not in clips:
+                continue
+            path, reference = clips[name]
+            stored = store_training_media(ctx.store, JobKind.TRANSCRIPTION, set_name, path)
+            item = ctx.in_unit_of_work(add_item, NewTrainingItem(
+                JobKind.TRANSCRIPTION, set_name, stored.media_key, stored.lowres_media_key,
+                stored.source_name, {"text": reference}))  # fmt: skip
+            expected[int(item.id)] = {"text": reference}
+    console.print(f"training: {len(expected)} items (practice {', '.join(PRACTICE_CLIPS)}; "
+                  f"qualification {', '.join(QUALIFICATION_CLIPS)})")  # fmt: skip
+    return expected
 
 
 def _submit_jobs(ctx, data_dir: Path) -> list[DemoJob]:  # type: ignore[no-untyped-def]
@@ -331,30 +383,66 @@ def _fill_truth(ctx, job: DemoJob) -> None:  # type: ignore[no-untyped-def]
                     job.truth[t.id] = {"boxes": boxes_in_tile(boxes, tile)}
 
 
-def _crowd_answers(ls, api_port: int, crowd, jobs: list[DemoJob], seed: int) -> None:  # type: ignore[no-untyped-def]
-    from engine.simulation.crowd_driver import answer_via_label_studio
+def _crowd_answers(
+    api_port: int,
+    crowd: list[Trainee],
+    jobs: list[DemoJob],
+    training: dict[int, dict[str, Any]],
+    seed: int,
+) -> dict[str, int]:
+    """Each trainee works through the worker app in its own thread, like a phone's browser:
+    login code, training path, then tasks until none is left for them."""
+    from engine.simulation.crowd_driver import answer_via_worker_app
 
     truth = {t: a for j in jobs for t, a in j.truth.items()}
 
     def truth_for(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        return truth.get(task["kazi_task_id"])
+        return truth.get(task["task_id"])
+
+    def training_truth_for(item: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        return training.get(int(item["item_id"]))
 
     errors: list[BaseException] = []
+    answered: dict[str, int] = {}
 
-    def work(i: int, profile, link: str, token: str) -> None:  # type: ignore[no-untyped-def]
+    def work(i: int, trainee: Trainee) -> None:
         try:
-            answer_via_label_studio(f"http://127.0.0.1:{api_port}", link, ls.url, token, profile,
-                                    truth_for, random.Random(seed * 100 + i))  # fmt: skip
+            answered[trainee.profile.handle] = answer_via_worker_app(
+                f"http://127.0.0.1:{api_port}", trainee.login_code, trainee.profile, truth_for,
+                random.Random(seed * 100 + i), training_truth_for=training_truth_for,
+            )  # fmt: skip
         except BaseException as exc:  # surfaced after the join
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i, *c)) for i, c in enumerate(crowd)]
+    threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(crowd)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     if errors:
         raise errors[0]
+    return answered
+
+
+def _report_trainees(  # type: ignore[no-untyped-def]
+    ctx, crowd: list[Trainee], answered: dict[str, int], ls_url: str, console: Console
+) -> None:
+    """Who used what: the trainees worked in the app; Label Studio only held the projects."""
+    from engine.training.service import training_summary
+
+    table = Table(title="what each trainee did in the worker app (/app)")
+    for col in ("handle", "training stage", "tasks answered"):
+        table.add_column(col)
+    for trainee in crowd:
+        summary = ctx.in_unit_of_work(training_summary, trainee.worker_id)
+        stage = getattr(summary, "stage", None)
+        table.add_row(trainee.profile.handle, str(getattr(stage, "value", stage) or "none"),
+                      str(answered.get(trainee.profile.handle, 0)))  # fmt: skip
+    console.print(table)
+    console.print(
+        f"trainees used the worker app only; Label Studio ({ls_url}) held the jobs' projects "
+        "the engine published, for staff; no trainee has a Label Studio account"
+    )
 
 
 def _review(api_port: int, key: str, jobs: list[DemoJob], ctx, timeout: float = 300) -> None:  # type: ignore[no-untyped-def]

@@ -25,7 +25,8 @@ from engine.media.errors import MediaError
 SegmentFormat = Literal["flac", "opus"]
 
 OPUS_SAMPLE_RATE = 48_000
-OPUS_BIT_RATE = 24_000
+# The small copy a worker's phone plays (the app's light editor): speech at 8-16 kb/s.
+OPUS_BIT_RATE = 12_000
 
 # Decoded audio shorter than the header promises by more than this is a cut-off upload.
 # Lenient because AAC/Opus priming and padding make decoded and declared lengths differ a little.

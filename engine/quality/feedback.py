@@ -11,17 +11,18 @@ from engine.unit_of_work import UnitOfWork
 
 
 def _expected(uow: UnitOfWork, score: AnswerScoreRow, answer: AnswerRow) -> dict[str, Any] | None:
-    """Gold tasks show the gold answer; others the final result once there is one."""
+    """The final result once there is one. A client's gold answer is never shown: the same
+    gold tasks come back to every worker of a job, and a reference one trainee reads is one they
+    all can share (practice with shown answers is the training path's, engine/training)."""
     if score.against == ScoreReference.GOLD.value:
-        task = uow.work.task(answer.task_id)
-        return task.gold_answer if task else None
+        return None
     result = uow.quality.result(answer.task_id)
     return result.final if result and result.status == ResultStatus.FINAL.value else None
 
 
 def feedback_for_worker(uow: UnitOfWork, worker_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """Each scored answer with its score and, once the task's result is final, the word-level
-    diff against it (text) or the expected answer; gold tasks show what was expected."""
+    diff against it (text) or the expected answer; gold-scored answers show the score only."""
     items = []
     for score in uow.quality.scores_of_worker(worker_id, limit):
         answer = uow.quality.answer(score.answer_id)

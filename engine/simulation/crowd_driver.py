@@ -1,5 +1,6 @@
-"""Simulated workers answering real work: through the engine's worker API, or through Label
-Studio the way a browser worker does (HTTP only, with httpx; no database access).
+"""Simulated workers answering real work: through the engine's worker API, through the
+engine's worker app (``/app``) or through Label Studio, the way a browser worker does (HTTP
+only, with httpx; no database access).
 
 Each driver loops until the engine has no more work for the worker (or ``stop_after`` answers),
 asks ``truth_for`` for the true answer of each task, spoils it with the worker's
@@ -12,6 +13,7 @@ before a failed post is sent again).
 from __future__ import annotations
 
 import io
+import json
 import logging
 import random
 import re
@@ -19,7 +21,8 @@ import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -382,10 +385,14 @@ def _project_config(client: httpx.Client, project_id: int) -> _ProjectConfig:
     """The task kind and labels, read from the project's labeling config (the names in
     ``configs/labeling/*.xml``)."""
     config = _get_json(client, f"/api/projects/{project_id}").get("label_config") or ""
+    return _read_label_config(config, f"project {project_id}")
+
+
+def _read_label_config(config: str, where: str) -> _ProjectConfig:
     try:
         root = ElementTree.fromstring(config)
     except ElementTree.ParseError as exc:
-        raise CrowdDriverError(f"project {project_id} has no readable labeling config") from exc
+        raise CrowdDriverError(f"{where} has no readable labeling config") from exc
     if root.find(".//TextArea") is not None:
         return _ProjectConfig(JobKind.TRANSCRIPTION, ())
     for tag, option, kind in (
@@ -396,7 +403,7 @@ def _project_config(client: httpx.Client, project_id: int) -> _ProjectConfig:
         if control is not None:
             labels = tuple(str(o.get("value")) for o in control.iter(option) if o.get("value"))
             return _ProjectConfig(kind, labels)
-    raise CrowdDriverError(f"project {project_id}: no TextArea, RectangleLabels or Choices")
+    raise CrowdDriverError(f"{where}: no TextArea, RectangleLabels or Choices")
 
 
 def _draft_text(task: Mapping[str, Any]) -> str | None:
@@ -460,3 +467,319 @@ def _post_annotation(
         time.sleep(delay)
         if _annotated_by(_get_json(client, f"/api/tasks/{task_id}"), user_id):
             return
+
+
+# --- the engine's worker app -------------------------------------------------------------------
+
+# Gets the true answer of a training item ({"item_id", "kind", "set"}), or None to stop training.
+TrainingTruthFor = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+_TRAINING_ANSWER_PATH = re.compile(r"/app/training/([^/]+)/answer/?$")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+# Kinds the full editor's JavaScript posts as JSON (its result converted to the engine's answer).
+_JSON_KINDS = frozenset({JobKind.IMAGE_CLASSIFICATION, JobKind.IMAGE_BOXES})
+
+
+@dataclass
+class _Form:
+    attrs: dict[str, str]
+    fields: dict[str, str] = field(default_factory=dict)  # inputs and textareas by name
+    radios: list[tuple[str, str]] = field(default_factory=list)  # (name, value), all options
+
+    @property
+    def action(self) -> str:
+        return self.attrs.get("action", "")
+
+
+class _FormParser(HTMLParser):
+    """The forms of a page with their fields' values (what a browser would submit), and the
+    attributes of the elements with an id."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[_Form] = []
+        self.by_id: dict[str, dict[str, str]] = {}
+        self._open: _Form | None = None
+        self._textarea: str | None = None
+        self._text: list[str] = []
+        self.json_scripts: dict[str, str] = {}  # <script type="application/json" id=...>
+        self._script: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if "id" in values:
+            self.by_id[values["id"]] = values
+        if tag == "script" and values.get("type") == "application/json" and values.get("id"):
+            self._script, self._text = values["id"], []
+        elif tag == "form":
+            self._open = _Form(values)
+            self.forms.append(self._open)
+        elif self._open is not None and tag in ("input", "select") and values.get("name"):
+            if values.get("type") == "radio":
+                self._open.radios.append((values["name"], values.get("value", "")))
+            if values.get("type") not in ("checkbox", "radio") or "checked" in values:
+                self._open.fields[values["name"]] = values.get("value", "")
+        elif self._open is not None and tag == "textarea" and values.get("name"):
+            self._textarea, self._text = values["name"], []
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None or self._script is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._script is not None:
+            self.json_scripts[self._script] = "".join(self._text)
+            self._script = None
+        elif tag == "textarea" and self._textarea is not None and self._open is not None:
+            # A browser drops one newline right after <textarea>.
+            self._open.fields[self._textarea] = "".join(self._text).removeprefix("\n")
+            self._textarea = None
+        elif tag == "form":
+            self._open = None
+
+
+def _parse(html: str) -> _FormParser:
+    parser = _FormParser()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def _browser_client(base_url: str) -> httpx.Client:
+    """A cookie-keeping client. Browsers send ``Secure`` cookies to http://127.0.0.1 and
+    http://localhost (loopback counts as a secure context); Python's cookie jar does not, so
+    cookies a loopback server sets are kept without the flag (the jar's policy cannot say it:
+    httpx copies the jar for each request)."""
+    client = httpx.Client(
+        base_url=base_url.rstrip("/"),
+        timeout=REQUEST_TIMEOUT_SECONDS,
+        follow_redirects=True,
+        headers={"Accept": "text/html,application/xhtml+xml"},
+    )
+
+    def loopback_is_secure(response: httpx.Response) -> None:
+        if response.request.url.host in _LOOPBACK_HOSTS:
+            for cookie in client.cookies.jar:
+                cookie.secure = False
+
+    client.event_hooks = {"response": [loopback_is_secure]}
+    return client
+
+
+def answer_via_worker_app(
+    base_url: str,
+    login_code: str,
+    profile: WorkerProfile,
+    truth_for: TruthFor,
+    rng: random.Random,
+    *,
+    training_truth_for: TrainingTruthFor | None = None,
+    stop_after: int | None = None,
+) -> int:
+    """Work through the engine's worker app as a phone's browser does; returns how many
+    answers the engine filed.
+
+    Logs in with ``login_code`` (``POST /app/login``: the session cookie), follows the training
+    path while it offers items (``training_truth_for`` gets ``{"item_id", "kind", "set"}`` and
+    returns the expected answer, which the worker spoils with its profile), then loops on
+    ``GET /app/task``: the page's ``form#answer-form`` (the DOM contract in
+    docs/worker-app.md) names the lease, task, kind and ``client_answer_id``; ``truth_for``
+    gets ``{"task_id", "lease_id", "kind", "draft", "labels"}``. A transcription is posted as
+    the form (``text``); an image answer as JSON with the ``X-CSRF-Token`` header, as the full
+    editor's script does. A page without that form means no work now (or paused, or training
+    still required): the worker stops. A skipped task is released (``/skip``); when the same
+    lease or a skipped task comes back, nothing new is waiting and the worker stops.
+    """
+    submitted = 0
+    finished_leases: set[str] = set()
+    skipped_tasks: set[str] = set()
+    retrained = False
+    with _browser_client(base_url) as client:
+        _app_login(client, login_code)
+        if training_truth_for is not None:
+            _follow_training(client, profile, training_truth_for, rng)
+        while stop_after is None or submitted < stop_after:
+            response = _send(client, "GET", "/app/task")
+            # 403: a page saying why there is no task for this worker (paused, training).
+            if response.status_code not in (200, 403):
+                raise _unexpected(response, "open the next task")
+            page = _parse(response.text)
+            form = next((f for f in page.forms if f.attrs.get("id") == "answer-form"), None)
+            if form is None:
+                reason = page.by_id.get("no-task", {}).get("data-reason", "no_work")
+                if reason == "training" and training_truth_for is not None and not retrained:
+                    # Gated: training still to do (e.g. a failed set); one more go, then stop.
+                    retrained = True
+                    _follow_training(client, profile, training_truth_for, rng)
+                    continue
+                log.info("%s: no task for now (%s)", profile.handle, reason)
+                break
+            lease_id, task_id = form.attrs["data-lease-id"], form.attrs["data-task-id"]
+            if lease_id in finished_leases or task_id in skipped_tasks:
+                # Only what this worker already dealt with is on offer: nothing new is waiting.
+                if lease_id not in finished_leases:
+                    _app_skip(client, page, lease_id, form.fields.get("csrf_token", ""))
+                break
+            finished_leases.add(lease_id)
+            task = _task_of_page(client, form, page)
+            truth = truth_for(task)
+            if truth is None:
+                _app_skip(client, page, lease_id, form.fields.get("csrf_token", ""))
+                skipped_tasks.add(task_id)
+                continue
+            answer = simulated_answer(
+                task["kind"],
+                truth,
+                profile,
+                rng,
+                draft=task["draft"],
+                labels=task["labels"],
+                image_size=task["image_size"],
+            )
+            if _app_submit(client, form, task["kind"], answer, seconds_spent(profile, rng)):
+                submitted += 1
+    return submitted
+
+
+def _app_login(client: httpx.Client, code: str) -> None:
+    page = _parse(_send(client, "GET", "/app/login").text)
+    form = next((f for f in page.forms if f.attrs.get("id") == "login-form"), None)
+    fields = {**(form.fields if form else {}), "code": code}
+    response = _send(client, "POST", "/app/login", data=fields)
+    if response.url.path.rstrip("/").endswith("/app/login") or response.status_code >= 400:
+        raise _unexpected(response, "log in to the worker app with the code")
+    if not any(True for _ in client.cookies.jar):
+        raise CrowdDriverError("the worker app's login set no session cookie")
+
+
+def _follow_training(
+    client: httpx.Client,
+    profile: WorkerProfile,
+    truth_for: TrainingTruthFor,
+    rng: random.Random,
+) -> int:
+    """Answer the training items the app offers (practice, then qualification) until it offers
+    none; returns how many were answered."""
+    answered = 0
+    seen: dict[str, int] = {}
+    while True:
+        response = _send(client, "GET", "/app/training/next")
+        if response.status_code != 200:
+            return answered
+        page = _parse(response.text)
+        form = next((f for f in page.forms if _TRAINING_ANSWER_PATH.search(f.action)), None)
+        if form is None:
+            return answered
+        match = _TRAINING_ANSWER_PATH.search(form.action)
+        assert match is not None
+        item_id = match.group(1)
+        # A failed qualification sends the worker back to practice: items come round again,
+        # but a worker who keeps failing gives up rather than loop for ever.
+        seen[item_id] = seen.get(item_id, 0) + 1
+        if seen[item_id] > 3:
+            log.info("%s: still training after three rounds; giving up", profile.handle)
+            return answered
+        kind = JobKind(form.attrs.get("data-kind") or JobKind.TRANSCRIPTION.value)
+        item = {"item_id": item_id, "kind": kind.value, "set": form.attrs.get("data-set", "")}
+        truth = truth_for(item)
+        if truth is None:
+            return answered
+        draft = form.fields.get("text") or None
+        answer = simulated_answer(
+            kind, truth, profile, rng, draft=draft, labels=_labels_of(form, page)
+        )
+        fields = dict(form.fields)
+        if kind is JobKind.TRANSCRIPTION:
+            fields["text"] = str(answer["text"])
+        elif kind is JobKind.IMAGE_CLASSIFICATION:
+            fields["label"] = str(answer["label"])
+        else:
+            fields["boxes"] = json.dumps(answer["boxes"])
+        done = _send(client, "POST", form.action, data=fields)
+        if done.status_code >= 400:
+            raise _unexpected(done, f"answer training item {item_id}")
+        answered += 1
+
+
+def _labels_of(form: _Form, page: _FormParser) -> tuple[str, ...]:
+    """The labels a training form offers (its radio buttons' values)."""
+    del page
+    return tuple(v for k, v in form.radios if k == "label")
+
+
+def _editor_setup(page: _FormParser) -> dict[str, Any]:
+    """The full editor's setup (``#editor-setup``: the labeling config and the task)."""
+    raw = page.json_scripts.get("editor-setup")
+    if not raw:
+        return {}
+    try:
+        setup = json.loads(raw)
+    except ValueError as exc:
+        raise CrowdDriverError("the full editor's setup is not JSON") from exc
+    return setup if isinstance(setup, dict) else {}
+
+
+def _task_of_page(client: httpx.Client, form: _Form, page: _FormParser) -> dict[str, Any]:
+    """What the task page tells the worker: the DOM contract's attributes and fields; for the
+    full editor, the labels from its labeling config and, for boxes, the image's own size (what
+    the editor measures in the browser)."""
+    kind = JobKind(form.attrs["data-kind"])
+    setup = _editor_setup(page)
+    labels: tuple[str, ...] = ()
+    image_size: tuple[float, float] | None = None
+    draft = form.fields.get("text") or None
+    if setup:
+        labels = _read_label_config(str(setup.get("config") or ""), "the full editor").labels
+        data = (setup.get("task") or {}).get("data") or {}
+        if kind is JobKind.IMAGE_BOXES:
+            width, height = _image_size(client, data)
+            image_size = (float(width), float(height))
+        if kind is JobKind.TRANSCRIPTION and draft is None:
+            draft = _draft_text(setup.get("task") or {})
+    return {
+        "task_id": form.attrs["data-task-id"],
+        "lease_id": form.attrs["data-lease-id"],
+        "kind": kind.value,
+        "draft": draft,
+        "labels": labels,
+        "image_size": image_size,
+    }
+
+
+def _app_submit(
+    client: httpx.Client, form: _Form, kind: str, answer: dict[str, Any], seconds: float
+) -> bool:
+    """One submit per lease, the form's ``client_answer_id`` on every try (a retry after a lost
+    response is answered as a replay, not filed twice)."""
+    lease_id = form.attrs["data-lease-id"]
+    action = form.action or f"/app/task/{lease_id}/submit"
+    client_answer_id = form.attrs.get("data-client-answer-id") or form.fields["client_answer_id"]
+    csrf = form.fields.get("csrf_token", "")
+    if JobKind(kind) in _JSON_KINDS:
+        body = {"client_answer_id": client_answer_id, "answer": answer,
+                "time_spent_seconds": seconds}  # fmt: skip
+        response = _send(
+            client, "POST", action, json=body,
+            headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+        )  # fmt: skip
+        if response.status_code in (200, 201):
+            return str(response.json().get("outcome", "filed")) in ("filed", "replayed",
+                                                                   "late_filed")  # fmt: skip
+    else:
+        fields = {**form.fields, "client_answer_id": client_answer_id,
+                  "text": str(answer["text"]), "time_spent_seconds": str(seconds)}  # fmt: skip
+        response = _send(client, "POST", action, data=fields, follow_redirects=False)
+        if response.status_code in (200, 201, 303):
+            return True
+    if response.status_code in (404, 409):
+        log.info("answer for lease %s not recorded: %s", lease_id, _message(response))
+        return False
+    raise _unexpected(response, f"submit the answer for lease {lease_id}")
+
+
+def _app_skip(client: httpx.Client, page: _FormParser, lease_id: str, csrf: str) -> None:
+    form = next((f for f in page.forms if f.action.endswith(f"/app/task/{lease_id}/skip")), None)
+    fields = {**(form.fields if form else {}), "csrf_token": csrf}
+    response = _send(client, "POST", f"/app/task/{lease_id}/skip", data=fields,
+                     follow_redirects=False)  # fmt: skip
+    if response.status_code not in (200, 303, 404, 409):
+        raise _unexpected(response, f"skip lease {lease_id}")

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 
 from engine.db.models import AssignmentRow, LeaseRow
-from engine.domain.lease_rules import LeaseRule, SlotView, as_utc, lease_expiry
+from engine.domain.lease_rules import LeaseRule, SlotView, as_utc, is_live, lease_expiry
 from engine.domain.work_states import (
     LeaseOutcome,
     SlotPurpose,
@@ -132,6 +132,19 @@ def fill(slot: AssignmentRow, lease: LeaseRow, now: datetime, answer_id: int | N
     if answer_id is not None:
         slot.answer_id = answer_id
     end(lease, LeaseOutcome.SUBMITTED, now)
+
+
+def extend(lease: LeaseRow, slot: AssignmentRow, now: datetime, lease_seconds: float) -> bool:
+    """Push a live lease's end to ``lease_seconds`` from now (never earlier than it was), on the
+    lease and its slot alike. False, changing nothing, when the lease has ended, run out or lost
+    its slot: a run-out lease is never revived (its slot may be someone else's by now)."""
+    expires = as_utc(lease.expires_at)
+    holds_slot = slot.state == SlotState.LEASED.value and slot.lease_id == lease.id
+    if lease.outcome is not None or not is_live(expires, now) or not holds_slot:
+        return False
+    assert expires is not None  # is_live
+    lease.expires_at = slot.expires_at = max(expires, lease_expiry(now, lease_seconds))
+    return True
 
 
 def give_back(lease: LeaseRow, slot: AssignmentRow | None, now: datetime) -> None:

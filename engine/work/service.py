@@ -41,6 +41,7 @@ from engine.domain.work_states import (
 )
 from engine.errors import KaziError
 from engine.settings import Settings
+from engine.training.gate import training_gate
 from engine.unit_of_work import UnitOfWork
 from engine.work import leasing
 from engine.work.repository import TaskFacts
@@ -72,6 +73,12 @@ class WorkerPaused(WorkError):
 
 class NotAReviewer(WorkError):
     status_code = 403
+
+
+class LeaseExpired(WorkError):
+    """The lease ran out or ended: it is not extended (an answer may still be submitted late)."""
+
+    status_code = 409
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,7 @@ def lease_next(
             "your account is paused from paid tasks; finish your training tasks or ask your "
             "coordinator"
         )
+    training_gate(uow, worker_id)
     held = _held_lease(uow, worker_id, job_id, now)
     if held is not None:
         return held
@@ -417,6 +425,25 @@ def release(uow: UnitOfWork, worker_id: str, lease_id: str) -> None:
         leasing.give_back(lease, slot, _now())
     except StateTransitionError as exc:
         raise SubmitRefused(str(exc)) from exc
+
+
+def extend_lease(
+    uow: UnitOfWork,
+    worker_id: str,
+    lease_id: str,
+    settings: DistributionSettings,
+    now: datetime | None = None,
+) -> Lease:
+    """The worker is still at the task (the app's heartbeat): its live lease runs until
+    ``lease_seconds`` from now, never longer. A lease that ran out, was released or submitted
+    is not revived: LeaseExpired."""
+    held = uow.work.lease_and_slot(lease_id)  # both rows locked
+    if held is None or held[0].worker_id != worker_id:
+        raise LeaseNotFound(f"no lease {lease_id} for this worker")
+    lease, slot = held
+    if not leasing.extend(lease, slot, now or _now(), settings.lease_seconds):
+        raise LeaseExpired("this lease has ended; it can no longer be extended")
+    return _lease(slot, lease)
 
 
 def expire_leases(uow: UnitOfWork) -> int:

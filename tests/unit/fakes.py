@@ -14,6 +14,7 @@ from engine.db.billing_models import JobBillingRow
 from engine.pipeline.routing import Step
 from engine.unit_of_work import UnitOfWork
 from tests.unit.ledger.fake_ledger import FakeLedgerRepository
+from tests.unit.training.fake_training import FakeTrainingRepository
 
 
 @dataclass
@@ -66,6 +67,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.outbox = FakeOutbox()  # type: ignore[assignment]
         self.ledger = FakeLedgerRepository()  # type: ignore[assignment]
         self.billing = FakeBillingRepository()  # type: ignore[assignment]
+        self.training = FakeTrainingRepository()  # type: ignore[assignment]
         for name, repo in repositories.items():
             setattr(self, name, repo)
         self.commits = 0

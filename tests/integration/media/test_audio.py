@@ -134,7 +134,7 @@ def test_opus_segment_is_small_and_sounds_like_the_source(tmp_path: Path) -> Non
     decoded = load_audio(LIBRI, sample_rate=None)
     out = encode_segment(decoded.samples, 16_000, 0.0, 10.0, tmp_path / "s.opus", "opus")
     kbit_per_second = out.stat().st_size * 8 / 1000 / 10.0
-    assert 15 < kbit_per_second < 35
+    assert 8 <= kbit_per_second <= 16  # the worker app's small copy: 8-16 kb/s speech
     back = decode_audio(out, sample_rate=16_000)
     source = decoded.samples[:160_000]
     assert len(back) == pytest.approx(len(source), abs=2)

@@ -14,6 +14,11 @@ token); on the other rows the provider sends that token as a bearer key, which g
 On the callback rows ``wrong`` sends a token with a made-up HMAC, every other column the bare
 payout id (no HMAC): each sends the result body the provider would, so a 401 there means the
 body was not applied.
+
+``session`` is a worker logged in to the worker app with a one-time code: the ``kazi_app``
+cookie and the session's ``X-CSRF-Token`` header (what the app's pages send); a row that ends
+its session (logout) gets a session of its own. Redirects of the ``/app`` rows are not
+followed: they are the answer.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -60,62 +66,102 @@ class Cred(StrEnum):
     OTHER_LINK = "other_link"
     STAFF = "staff"
     CALLBACK = "callback"
+    SESSION = "session"
 
 
 # The expected status of each (operation, credential); the columns are Cred's, in order.
 # 422 on a link route: no link was sent (its expires/signature are required parameters).
+# ``lgn`` on a worker-app page: the refusal a browser gets, 303 to /app/login?next=... (a JSON
+# caller gets 401 there); a plain 303 is the route's own redirect (the login's, to /app).
 MATRIX = """
-                                                non wrg cla clb trn qul rvw hok lnk oth stf cb
-GET     /health                                 200 200 200 200 200 200 200 200 200 200 200 200
-GET     /health/live                            200 200 200 200 200 200 200 200 200 200 200 200
-GET     /health/ready                           200 200 200 200 200 200 200 200 200 200 200 200
-POST    /v1/jobs                                401 401 201 201 401 401 401 401 401 401 401 401
-GET     /v1/jobs                                401 401 200 200 401 401 401 401 401 401 401 401
-GET     /v1/jobs/{job_id}                       401 401 200 404 401 401 401 401 401 401 401 401
-GET     /v1/jobs/{job_id}/tasks                 401 401 200 404 401 401 401 401 401 401 401 401
-GET     /v1/jobs/{job_id}/deliverables          401 401 200 404 401 401 401 401 401 401 401 401
-POST    /v1/jobs/quote                          401 401 200 200 401 401 401 401 401 401 401 401
-POST    /v1/uploads                             401 401 201 201 401 401 401 401 401 401 401 401
-GET     /v1/callback-secret                     401 401 200 200 401 401 401 401 401 401 401 401
-GET     /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422
-HEAD    /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422
-PUT     /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422
-OPTIONS /v1/media/{key}                         204 204 204 204 204 204 204 204 204 204 204 204
-POST    /v1/work/next                           401 401 401 401 200 200 200 401 401 401 401 401
-POST    /v1/work/{lease_id}/submit              401 401 401 401 404 201 404 401 401 401 401 401
-POST    /v1/work/{lease_id}/release             401 401 401 401 404 200 404 401 401 401 401 401
-GET     /v1/work/feedback                       401 401 401 401 200 200 200 401 401 401 401 401
-GET     /v1/work/label-studio/start             422 403 422 422 422 422 422 422 200 403 422 422
-POST    /v1/review/next                         401 401 401 401 403 403 200 401 401 401 401 401
-POST    /v1/review/{lease_id}/submit            401 401 401 401 404 404 201 401 401 401 401 401
-POST    /v1/hooks/label-studio                  401 401 401 401 401 401 401 200 401 401 401 401
-GET     /v1/work/earnings                       401 401 401 401 200 200 200 401 401 401 401 401
-POST    /v1/work/answers/{answer_id}/dispute    401 401 401 401 404 404 404 401 401 401 401 401
-GET     /v1/review/disputes                     401 401 401 401 403 403 200 401 401 401 401 401
-POST    /v1/review/disputes/{dispute_id}/decide 401 401 401 401 403 403 404 401 401 401 401 401
-GET     /v1/work/statements/{month}             401 401 401 401 200 200 200 401 401 401 401 401
-POST    /v1/statements/verify                   200 200 200 200 200 200 200 200 200 200 200 200
-PUT     /v1/work/payout-method                  401 401 401 401 200 200 200 401 401 401 401 401
-GET     /v1/work/payout-method                  401 401 401 401 200 200 200 401 401 401 401 401
-POST    /v1/work/payout-method/confirm          401 401 401 401 200 200 200 401 401 401 401 401
-POST    /v1/staff/payouts/runs                  401 401 401 401 401 401 401 401 401 401 201 401
-GET     /v1/staff/payouts/runs/{batch_id}       401 401 401 401 401 401 401 401 401 401 200 401
-POST    /v1/hooks/mpesa/result/{token}          401 401 401 401 401 401 401 401 401 401 401 200
-POST    /v1/hooks/mpesa/timeout/{token}         401 401 401 401 401 401 401 401 401 401 401 200
-POST    /v1/hooks/momo/{token}                  401 401 401 401 401 401 401 401 401 401 401 200
-PUT     /v1/hooks/momo/{token}                  401 401 401 401 401 401 401 401 401 401 401 200
+                                                non wrg cla clb trn qul rvw hok lnk oth stf cb ses
+GET     /health                                 200 200 200 200 200 200 200 200 200 200 200 200 200
+GET     /health/live                            200 200 200 200 200 200 200 200 200 200 200 200 200
+GET     /health/ready                           200 200 200 200 200 200 200 200 200 200 200 200 200
+POST    /v1/jobs                                401 401 201 201 401 401 401 401 401 401 401 401 401
+GET     /v1/jobs                                401 401 200 200 401 401 401 401 401 401 401 401 401
+GET     /v1/jobs/{job_id}                       401 401 200 404 401 401 401 401 401 401 401 401 401
+GET     /v1/jobs/{job_id}/tasks                 401 401 200 404 401 401 401 401 401 401 401 401 401
+GET     /v1/jobs/{job_id}/deliverables          401 401 200 404 401 401 401 401 401 401 401 401 401
+POST    /v1/jobs/quote                          401 401 200 200 401 401 401 401 401 401 401 401 401
+POST    /v1/uploads                             401 401 201 201 401 401 401 401 401 401 401 401 401
+GET     /v1/callback-secret                     401 401 200 200 401 401 401 401 401 401 401 401 401
+GET     /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422 422
+HEAD    /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422 422
+PUT     /v1/media/{key}                         422 403 422 422 422 422 422 422 200 403 422 422 422
+OPTIONS /v1/media/{key}                         204 204 204 204 204 204 204 204 204 204 204 204 204
+POST    /v1/work/next                           401 401 401 401 200 200 200 401 401 401 401 401 401
+POST    /v1/work/{lease_id}/submit              401 401 401 401 404 201 404 401 401 401 401 401 401
+POST    /v1/work/{lease_id}/release             401 401 401 401 404 200 404 401 401 401 401 401 401
+GET     /v1/work/feedback                       401 401 401 401 200 200 200 401 401 401 401 401 401
+GET     /v1/work/label-studio/start             422 403 422 422 422 422 422 422 200 403 422 422 422
+POST    /v1/review/next                         401 401 401 401 403 403 200 401 401 401 401 401 401
+POST    /v1/review/{lease_id}/submit            401 401 401 401 404 404 201 401 401 401 401 401 401
+POST    /v1/hooks/label-studio                  401 401 401 401 401 401 401 200 401 401 401 401 401
+GET     /v1/work/earnings                       401 401 401 401 200 200 200 401 401 401 401 401 401
+POST    /v1/work/answers/{answer_id}/dispute    401 401 401 401 404 404 404 401 401 401 401 401 401
+GET     /v1/review/disputes                     401 401 401 401 403 403 200 401 401 401 401 401 401
+POST    /v1/review/disputes/{dispute_id}/decide 401 401 401 401 403 403 404 401 401 401 401 401 401
+GET     /v1/work/statements/{month}             401 401 401 401 200 200 200 401 401 401 401 401 401
+POST    /v1/statements/verify                   200 200 200 200 200 200 200 200 200 200 200 200 200
+PUT     /v1/work/payout-method                  401 401 401 401 200 200 200 401 401 401 401 401 401
+GET     /v1/work/payout-method                  401 401 401 401 200 200 200 401 401 401 401 401 401
+POST    /v1/work/payout-method/confirm          401 401 401 401 200 200 200 401 401 401 401 401 401
+POST    /v1/staff/payouts/runs                  401 401 401 401 401 401 401 401 401 401 201 401 401
+GET     /v1/staff/payouts/runs/{batch_id}       401 401 401 401 401 401 401 401 401 401 200 401 401
+POST    /v1/hooks/mpesa/result/{token}          401 401 401 401 401 401 401 401 401 401 401 200 401
+POST    /v1/hooks/mpesa/timeout/{token}         401 401 401 401 401 401 401 401 401 401 401 200 401
+POST    /v1/hooks/momo/{token}                  401 401 401 401 401 401 401 401 401 401 401 200 401
+PUT     /v1/hooks/momo/{token}                  401 401 401 401 401 401 401 401 401 401 401 200 401
+GET     /app/login                              200 200 200 200 200 200 200 200 200 200 200 200 303
+GET     /app/login/{code}                       200 200 200 200 200 200 200 200 200 200 200 200 200
+POST    /app/login                              303 303 303 303 303 303 303 303 303 303 303 303 303
+POST    /app/logout                             lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 303
+POST    /app/language                           lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 303
+GET     /app                                    lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+GET     /app/feedback                           lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+GET     /app/earnings                           lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+GET     /app/statements                         lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+GET     /app/statements/{month}                 lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+GET     /app/training                           lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+GET     /app/training/next                      lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 303
+POST    /app/training/{item_id}/answer          lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 409
+GET     /app/task                               lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+POST    /app/task/{lease_id}/submit             lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 404
+POST    /app/task/{lease_id}/heartbeat          lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 404
+POST    /app/task/{lease_id}/skip               lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 404
+GET     /app/task/done                          lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn lgn 200
+GET     /app/sw.js                              200 200 200 200 200 200 200 200 200 200 200 200 200
 """
+
+
+LOGIN_REDIRECT = "lgn"
 
 
 def _parse(matrix: str) -> dict[Operation, dict[Cred, int]]:
     rows = [line.split() for line in matrix.strip().splitlines()[1:]]
     return {
-        Operation(method, path): dict(zip(Cred, map(int, codes), strict=True))
+        Operation(method, path): {
+            cred: 303 if code == LOGIN_REDIRECT else int(code)
+            for cred, code in zip(Cred, codes, strict=True)
+        }
         for method, path, *codes in rows
     }
 
 
+def _login_redirects(matrix: str) -> set[tuple[Operation, Cred]]:
+    rows = [line.split() for line in matrix.strip().splitlines()[1:]]
+    return {
+        (Operation(method, path), cred)
+        for method, path, *codes in rows
+        for cred, code in zip(Cred, codes, strict=True)
+        if code == LOGIN_REDIRECT
+    }
+
+
 EXPECTED = _parse(MATRIX)
+# The cells where a worker-app page refuses a browser by sending it to the login.
+LOGIN_REDIRECTS = _login_redirects(MATRIX)
 
 # The credentials each declared caller accepts.
 ACCEPTED: dict[Caller, set[Cred]] = {
@@ -127,10 +173,20 @@ ACCEPTED: dict[Caller, set[Cred]] = {
     Caller.SIGNED_LINK: {Cred.LINK},
     Caller.STAFF: {Cred.STAFF},
     Caller.PROVIDER_CALLBACK: {Cred.CALLBACK},
+    Caller.WORKER_SESSION: {Cred.SESSION},
 }
 REFUSED = {401, 403}
 GARBAGE_SIGNATURE = "0" * 64
 WORKER_CREDS = {Cred.TRAINEE: "trainee", Cred.QUALIFIED: "qualified", Cred.REVIEWER: "reviewer"}
+
+
+def _app(operation: Operation) -> bool:
+    """A worker-app row: its redirects are part of the answer (not followed)."""
+    return operation.path == "/app" or operation.path.startswith("/app/")
+
+
+def _refused(operation: Operation, cred: Cred, status: int) -> bool:
+    return status in REFUSED or (operation, cred) in LOGIN_REDIRECTS
 
 
 def _query(url: str) -> dict[str, str]:
@@ -197,6 +253,8 @@ class Call:
     path: str
     query: dict[str, str] = field(default_factory=dict)
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # Sent instead of the credential's headers (a row that needs its own session: logout).
+    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -220,6 +278,8 @@ class World:
     worker_ids: dict[Cred, str]
     paid: PaidOut  # an M-Pesa and a MoMo payout waiting for their results
     statement: dict[str, Any]  # a worker's signed statement
+    app_handle: str  # the worker logged in to the app (the ``session`` column)
+    app_csrf: str  # that session's CSRF token (sent as X-CSRF-Token by the session column)
     sending: Cred = Cred.NONE  # the credential of the request being built
     _review_lease: str | None = None
 
@@ -265,6 +325,19 @@ class World:
         held = {Cred.CALLBACK: token, Cred.WRONG: forged_token(payout_id)}
         return path.removesuffix(token) + held.get(cred, payout_id)
 
+    def login_code(self) -> str:
+        """A fresh one-time code of the app's worker (each use spends one)."""
+        from engine.worker_app.sessions import issue_login_code
+
+        code, _ = self.ctx.in_unit_of_work(issue_login_code, self.app_handle)
+        return str(code)
+
+    def own_session(self) -> dict[str, str] | None:
+        """For the session column, a session of its own (the row ends it); else None."""
+        if self.sending is not Cred.SESSION:
+            return None
+        return app_session_headers(self.api, self.ctx, self.login_code())[0]
+
     def confirmation_code(self) -> str:
         """The sending worker's pending code (any other caller sends a well-formed one)."""
         from engine.payouts.service import pending_code
@@ -276,6 +349,25 @@ class World:
             code = pending_code(uow, worker_id, self.ctx.token_cipher)
         assert code is not None, f"{self.sending} has no pending code"
         return str(code)
+
+
+def app_session_headers(api: TestClient, ctx: Any, code: str) -> tuple[dict[str, str], str]:
+    """Log in to the worker app with a code: the session's request headers (its cookie and
+    CSRF token) and the CSRF token."""
+    from engine.worker_app.auth import SESSION_COOKIE
+    from engine.worker_app.sessions import session_for_token
+
+    resp = api.post("/app/login", data={"code": code}, follow_redirects=False)
+    assert resp.status_code == 303, resp.text
+    api.cookies.clear()
+    jar: SimpleCookie = SimpleCookie()
+    for header in resp.headers.get_list("set-cookie"):
+        jar.load(header)
+    token = jar[SESSION_COOKIE].value
+    session = ctx.in_unit_of_work(session_for_token, token)
+    assert session is not None
+    cookie = {"Cookie": f"{SESSION_COOKIE}={token}", "X-CSRF-Token": session.csrf_token}
+    return cookie, session.csrf_token
 
 
 def _new_job_call(_: World) -> Call:
@@ -399,6 +491,52 @@ REQUESTS: dict[Operation, Callable[[World], Call]] = {
     Operation("PUT", "/v1/hooks/momo/{token}"): lambda w: Call(
         "PUT", w.paid.momo.result_path, kwargs={"json": w.paid.momo.result_body}
     ),
+    # The worker app. The session column sends the cookie and the session's CSRF header.
+    Operation("GET", "/app/login"): lambda w: Call("GET", "/app/login"),
+    Operation("GET", "/app/login/{code}"): lambda w: Call("GET", f"/app/login/{w.login_code()}"),
+    Operation("POST", "/app/login"): lambda w: Call(
+        "POST", "/app/login", kwargs={"data": {"code": w.login_code()}}
+    ),
+    Operation("POST", "/app/logout"): lambda w: Call(
+        "POST", "/app/logout", kwargs={"data": {"csrf_token": w.app_csrf}}, headers=w.own_session()
+    ),
+    Operation("POST", "/app/language"): lambda w: Call(
+        "POST", "/app/language", kwargs={"data": {"csrf_token": w.app_csrf, "locale": "en"}}
+    ),
+    Operation("GET", "/app"): lambda w: Call("GET", "/app"),
+    Operation("GET", "/app/feedback"): lambda w: Call("GET", "/app/feedback"),
+    Operation("GET", "/app/earnings"): lambda w: Call("GET", "/app/earnings"),
+    Operation("GET", "/app/statements"): lambda w: Call("GET", "/app/statements"),
+    Operation("GET", "/app/statements/{month}"): lambda w: Call(
+        "GET", f"/app/statements/{_last_month()}"
+    ),
+    # Training: the session's worker has no training record (the answer is a 409 there).
+    Operation("GET", "/app/training"): lambda w: Call("GET", "/app/training"),
+    Operation("GET", "/app/training/next"): lambda w: Call("GET", "/app/training/next"),
+    Operation("POST", "/app/training/{item_id}/answer"): lambda w: Call(
+        "POST",
+        "/app/training/1/answer",
+        kwargs={"data": {"csrf_token": w.app_csrf, "client_id": "matrix-training-1", "text": "x"}},
+    ),
+    # Task pages: the lease rows name the qualified worker's lease (another worker's: 404).
+    Operation("GET", "/app/task"): lambda w: Call("GET", "/app/task"),
+    Operation("POST", "/app/task/{lease_id}/submit"): lambda w: Call(
+        "POST",
+        f"/app/task/{w.lease_of(Cred.QUALIFIED)}/submit",
+        kwargs={"data": {"csrf_token": w.app_csrf, "text": "from the matrix"}},
+    ),
+    Operation("POST", "/app/task/{lease_id}/heartbeat"): lambda w: Call(
+        "POST",
+        f"/app/task/{w.lease_of(Cred.QUALIFIED)}/heartbeat",
+        kwargs={"data": {"csrf_token": w.app_csrf}},
+    ),
+    Operation("POST", "/app/task/{lease_id}/skip"): lambda w: Call(
+        "POST",
+        f"/app/task/{w.lease_of(Cred.QUALIFIED)}/skip",
+        kwargs={"data": {"csrf_token": w.app_csrf}},
+    ),
+    Operation("GET", "/app/task/done"): lambda w: Call("GET", "/app/task/done"),
+    Operation("GET", "/app/sw.js"): lambda w: Call("GET", "/app/sw.js"),
 }
 HOOK_ROWS = {o for o, caller in ROUTE_CALLERS.items() if caller is Caller.PROVIDER_CALLBACK}
 
@@ -415,6 +553,8 @@ def security_api(ctx: Any) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> World:
     from engine.work.start_links import start_link
+    from engine.worker_app.sessions import issue_login_code
+    from engine.workforce.service import register_worker
 
     api = security_api
     _, client_a = make_client(ctx)
@@ -438,6 +578,10 @@ def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> Wor
         f"/v1/work/statements/{_last_month()}", headers=workers[Cred.TRAINEE][1]
     ).json()
     paid = paid_out(ctx)
+    app_handle = f"app-{uuid.uuid4().hex[:10]}"  # a worker logged in to the app
+    ctx.in_unit_of_work(register_worker, app_handle, "trainee")
+    app_code, _ = ctx.in_unit_of_work(issue_login_code, app_handle)
+    app_headers, app_csrf = app_session_headers(api, ctx, app_code)
     return World(
         api=api,
         ctx=ctx,
@@ -456,6 +600,7 @@ def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> Wor
             Cred.OTHER_LINK: {},
             Cred.STAFF: staff_auth(ctx),
             Cred.CALLBACK: {"Authorization": f"Bearer {token_of(paid.momo.result_path)}"},
+            Cred.SESSION: app_headers,
         },
         open_job=open_job,
         review_job=in_review.job_id,
@@ -471,6 +616,8 @@ def world(security_api: TestClient, ctx: Any, celery_worker_process: Any) -> Wor
         worker_ids={cred: worker_id for cred, (worker_id, _) in workers.items()},
         paid=paid,
         statement=statement,
+        app_handle=app_handle,
+        app_csrf=app_csrf,
     )
 
 
@@ -488,7 +635,9 @@ def test_the_matrix_agrees_with_the_declared_callers() -> None:
     for operation, row in EXPECTED.items():
         accepted = ACCEPTED[ROUTE_CALLERS[operation]]
         for cred, status in row.items():
-            if (cred in accepted and status in REFUSED) or (cred not in accepted and status < 400):
+            refused = _refused(operation, cred, status)
+            served = status < 400 and not refused
+            if (cred in accepted and refused) or (cred not in accepted and served):
                 wrong.append(f"{operation.method} {operation.path} {cred}: {status}")
     assert not wrong, wrong
 
@@ -555,11 +704,27 @@ def _send(world: World, operation: Operation, cred: Cred) -> Any:
     world.sending = cred
     call = REQUESTS[operation](world)
     query = {**call.query, **world.link_query(operation, cred)}
-    path, headers = call.path, world.headers[cred]
+    path = call.path
+    headers = call.headers if call.headers is not None else world.headers[cred]
     if operation in HOOK_ROWS:
         path = world.hook_path(path, cred)
         headers = {} if cred is Cred.CALLBACK else headers
-    return world.api.request(call.method, path, params=query, headers=headers, **call.kwargs)
+    world.api.cookies.clear()  # only the column's credential, never a cookie an earlier row set
+    return world.api.request(
+        call.method, path, params=query, headers=headers, follow_redirects=not _app(operation),
+        **call.kwargs,
+    )  # fmt: skip
+
+
+def _redirect_differs(operation: Operation, cred: Cred, resp: Any) -> str | None:
+    """A 303 cell: the refusal goes to the login page (with ``next``), a route's own redirect
+    goes anywhere else."""
+    if resp.status_code != 303:
+        return None
+    to_login = resp.headers.get("location", "").startswith("/app/login?next=")
+    if to_login != ((operation, cred) in LOGIN_REDIRECTS):
+        return f"{cred}: 303 to {resp.headers.get('location')!r}"
+    return None
 
 
 @pytest.mark.parametrize(
@@ -571,6 +736,8 @@ def test_each_credential_gets_the_documented_status(world: World, operation: Ope
         resp = _send(world, operation, cred)
         if resp.status_code != expected:
             differ.append(f"{cred}: expected {expected}, got {resp.status_code} {resp.text[:200]}")
+        elif (wrong_redirect := _redirect_differs(operation, cred, resp)) is not None:
+            differ.append(wrong_redirect)
     assert not differ, f"{operation.method} {operation.path}:\n" + "\n".join(differ)
 
 
@@ -586,16 +753,21 @@ def test_a_refused_caller_is_refused_before_its_body_is_read(
 ) -> None:
     differ = []
     for cred, expected in EXPECTED[operation].items():
-        if expected not in REFUSED:
+        if not _refused(operation, cred, expected):
             continue
+        if (operation, cred) in LOGIN_REDIRECTS:
+            expected = 401  # a JSON body: the app answers as to a JSON caller
         world.sending = cred
         call = REQUESTS[operation](world)
         query = {**call.query, **world.link_query(operation, cred)}
         path = world.hook_path(call.path, cred) if operation in HOOK_ROWS else call.path
-        headers = {**world.headers[cred], "Content-Type": "application/json"}
+        base = call.headers if call.headers is not None else world.headers[cred]
+        headers = {**base, "Content-Type": "application/json"}
+        world.api.cookies.clear()
         resp = world.api.request(
-            call.method, path, params=query, headers=headers, content=UNREADABLE_BODY
-        )
+            call.method, path, params=query, headers=headers, content=UNREADABLE_BODY,
+            follow_redirects=not _app(operation),
+        )  # fmt: skip
         if resp.status_code != expected:
             differ.append(f"{cred}: expected {expected}, got {resp.status_code} {resp.text[:200]}")
     assert not differ, f"{operation.method} {operation.path}:\n" + "\n".join(differ)

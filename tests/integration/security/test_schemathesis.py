@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +43,12 @@ def fuzzed_app(ctx: Any) -> Any:
 class Callers:
     headers: dict[Caller, dict[str, str]]  # the credential of each kind of caller
     path_parameters: dict[str, str]  # ids of real objects: cases that reach past the lookup
+    app_session: Callable[[], dict[str, str]]  # a new worker-app session (cookie, CSRF header)
 
 
 @pytest.fixture(scope="module")
 def callers(ctx: Any, fuzzed_app: Any) -> Callers:
+    from engine.worker_app.sessions import issue_login_code
     from engine.workforce.service import register_worker
 
     def worker_key(tier: str) -> dict[str, str]:
@@ -65,6 +68,16 @@ def callers(ctx: Any, fuzzed_app: Any) -> Callers:
     # A real MoMo payout waiting for its result: generated results reach past the token
     # check to the payout (on every callback route: the token names the payout, not a route).
     paid = paid_out(ctx)
+
+    def app_session() -> dict[str, str]:
+        from tests.integration.security.test_authorization_matrix import app_session_headers
+
+        handle = f"fuzz-{uuid.uuid4().hex[:10]}"
+        ctx.in_unit_of_work(register_worker, handle, "trainee")
+        code, _ = ctx.in_unit_of_work(issue_login_code, handle)
+        with TestClient(fuzzed_app) as api:
+            return app_session_headers(api, ctx, code)[0]
+
     return Callers(
         headers={
             Caller.PUBLIC: {},
@@ -83,6 +96,7 @@ def callers(ctx: Any, fuzzed_app: Any) -> Callers:
             "batch_id": paid.mpesa_batch,
             "token": token_of(paid.momo.result_path),
         },
+        app_session=app_session,
     )
 
 
@@ -104,7 +118,9 @@ def test_no_server_error_and_every_response_as_documented(
     api_schema: Any, callers: Callers, operation: Operation
 ) -> None:
     api_operation = api_schema[operation.path][operation.method]
-    headers = callers.headers[ROUTE_CALLERS[operation]]
+    caller = ROUTE_CALLERS[operation]
+    # A worker-app route gets a session of its own (logout ends the one it is sent).
+    headers = callers.app_session() if caller is Caller.WORKER_SESSION else callers.headers[caller]
     strategies = [
         api_operation.as_strategy(GenerationMode.POSITIVE),
         api_operation.as_strategy(GenerationMode.NEGATIVE),
