@@ -30,15 +30,13 @@ import argparse
 import io
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -78,36 +76,6 @@ class Sample:
 
 
 # -- the stack ------------------------------------------------------------------------------
-
-
-@contextmanager
-def _process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, cwd=REPO_ROOT)  # fmt: skip
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited; see {log}:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer in {timeout} s; see {log}")
 
 
 def _label_studio(stack: ExitStack) -> Any:
@@ -161,15 +129,18 @@ def start_stack(stack: ExitStack, var: Path) -> Stack:
     )
     from engine.bootstrap import get_context
     from engine.cli.embedded_worker import worker_command
+    from engine.demo.child_processes import child_process, wait_http
     from engine.pipeline.celery_config import ALL_QUEUES
 
     env = {**os.environ}
     api_log = var / "api.log"
     serve = [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(port)]
-    api = stack.enter_context(_process(serve, env, api_log))
+    api = stack.enter_context(child_process(serve, env, api_log, cwd=REPO_ROOT))
     worker_log = var / "worker.log"
-    stack.enter_context(_process(worker_command(list(ALL_QUEUES), 2, "INFO"), env, worker_log))
-    _wait_http(f"{engine_url}/health", api, api_log)
+    stack.enter_context(
+        child_process(worker_command(list(ALL_QUEUES), 2, "INFO"), env, worker_log, cwd=REPO_ROOT)
+    )
+    wait_http(f"{engine_url}/health", api, api_log, timeout=120)
     ctx = get_context()
     print("submitting and drafting the job ...", file=sys.stderr)
     job_id = _drafted_job(ctx)

@@ -18,8 +18,6 @@ import io
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -34,6 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from engine.demo.child_processes import child_process, wait_http
 from engine.demo.demo_pay import BOXES_PAY, TRANSCRIPTION_PAY, Payee, fund_client
 
 STAGES = ["received", "splitting", "split", "drafting", "drafted", "publishing", "labeling",
@@ -73,37 +72,6 @@ def _postgres_or_none():  # type: ignore[no-untyped-def]
         return None
 
 
-@contextmanager
-def _process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited; see {log}:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer in {timeout} s; see {log}")
-
-
 def _clip_references(speech: Path) -> list[tuple[Path, str]]:
     from engine.asr.recording_eval import speech_clips
 
@@ -135,17 +103,17 @@ def run_demo(data_dir: Path, seed: int = 7, console: Console | None = None) -> d
         ctx = get_context()
         env = {**os.environ}
         api_log, worker_log = var / "demo-api.log", var / "demo-worker.log"
-        api = stack.enter_context(_process(
+        api = stack.enter_context(child_process(
             [sys.executable, "-m", "engine.cli.main", "serve", "--port", str(api_port)],
             env, api_log))  # fmt: skip
         _say_on_exit(stack, console, f"stopping the engine API (port {api_port})")
         from engine.cli.embedded_worker import worker_command
         from engine.pipeline.celery_config import ALL_QUEUES as QUEUES
 
-        stack.enter_context(_process(worker_command(list(QUEUES), 2, "INFO"), env, worker_log))
+        stack.enter_context(child_process(worker_command(list(QUEUES), 2, "INFO"), env, worker_log))
         _say_on_exit(stack, console, "stopping the pipeline worker")
         console.print(f"this run's state (database, objects, logs): {var}")
-        _wait_http(f"http://127.0.0.1:{api_port}/health", api, api_log)
+        wait_http(f"http://127.0.0.1:{api_port}/health", api, api_log)
         console.print(f"engine API on http://127.0.0.1:{api_port} (log {api_log}), "
                       f"worker log {worker_log}")  # fmt: skip
 

@@ -200,6 +200,11 @@ def lease_next(
     return _lease_regular(uow, worker_id, channel, now, settings, job_id)
 
 
+def held_lease(uow: UnitOfWork, worker_id: str) -> Lease | None:
+    """The live lease the worker holds, in any job; None when it holds none."""
+    return _held_lease(uow, worker_id, None, _now())
+
+
 def _held_lease(uow: UnitOfWork, worker_id: str, job_id: str | None, now: datetime) -> Lease | None:
     held = uow.work.live_lease_of(worker_id, now)
     if held is None:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from engine.api.deps import get_ctx, run_unit_of_work
+from engine.api.errors import ErrorBody
 from engine.api.request_body import json_body_doc, read_json_body, read_optional_json_body
 from engine.bootstrap import EngineContext
 from engine.domain.labeling_payload import LabelingPayloadError
@@ -60,6 +61,7 @@ from engine.worker_app.task_views import (
     task_page_view,
 )
 from engine.worker_app.templating import render, request_locale
+from schemas.safe_text import ShortId
 
 router = APIRouter(prefix="/app", tags=["worker app"])
 
@@ -69,6 +71,8 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Label Studio's frontend styles its widgets with inline styles and <style> elements.
 FULL_EDITOR_CSP = {"style-src": "'unsafe-inline'"}
 EDITOR_COOKIE_SECONDS = 365 * 24 * 3600
+JOB_COOKIE = "kazi_job"  # the job a coordinator's link pointed the worker to
+JOB_COOKIE_SECONDS = 12 * 3600
 LeaseId = Annotated[str, PathParam(max_length=64, description="The lease id")]
 Done = Literal["filed", "replayed", "late_filed", "skipped"]
 
@@ -89,9 +93,12 @@ def _say(request: Request, caller: AppCallerInfo, message: str) -> str:
 
 
 def _lease_page(
-    uow: UnitOfWork, worker_id: str, settings: DistributionSettings
+    uow: UnitOfWork, worker_id: str, settings: DistributionSettings, job_id: str | None
 ) -> LeasedTask | None:
-    lease = service.lease_next(uow, worker_id, settings, channel=CHANNEL)
+    # One lease at a time: the one held, in whatever job, before a new one in the chosen job.
+    lease = service.held_lease(uow, worker_id) if job_id is not None else None
+    if lease is None:
+        lease = service.lease_next(uow, worker_id, settings, channel=CHANNEL, job_id=job_id)
     return service.leased_task(uow, lease) if lease is not None else None
 
 
@@ -106,23 +113,45 @@ async def task_page(
     request: Request,
     caller: AppCaller,
     editor: Annotated[Literal["light", "full"] | None, Query()] = None,
+    job: Annotated[ShortId | None, Query(description="Work from this job first")] = None,
 ) -> Response:
     ctx = get_ctx(request)
+    # A coordinator's link to one job (?job=) is kept in a cookie until that job has nothing
+    # for this worker; then any job's work.
+    job_id = job or request.cookies.get(JOB_COOKIE) or None
     try:
-        leased = await run_unit_of_work(ctx, _lease_page, caller.worker.id, _settings(ctx))
+        leased = await run_unit_of_work(ctx, _lease_page, caller.worker.id, _settings(ctx), job_id)
+        if leased is None and job_id is not None:
+            leased = await run_unit_of_work(
+                ctx, _lease_page, caller.worker.id, _settings(ctx), None
+            )
+    except LeaseNotFound:
+        if job is not None:
+            raise  # an unknown job in the link: 404
+        leased, job_id = None, None  # the remembered job is gone
     except KaziError as exc:
         if exc.status != 403:
             raise
         return _no_task(request, caller, exc)
     if leased is None:
-        return render(request, "task_none.html", caller, reason="no_work", message=None)
+        nothing = render(request, "task_none.html", caller, reason="no_work", message=None)
+        nothing.delete_cookie(JOB_COOKIE, path="/app")
+        return nothing
     chosen = choose_editor(leased.kind, editor, request.cookies.get(EDITOR_COOKIE))
     view = task_page_view(leased, chosen, _media_url(ctx, media_key_for(leased, chosen)))
     response = _editor_page(request, caller, view)
+    secure = app_settings_of(request).cookie_secure
     if editor is not None:
         response.set_cookie(
             EDITOR_COOKIE, editor, max_age=EDITOR_COOKIE_SECONDS, path="/app", httponly=True,
-            secure=app_settings_of(request).cookie_secure, samesite="lax",
+            secure=secure, samesite="lax",
+        )  # fmt: skip
+    if job_id is not None and leased.lease.job_id != job_id:
+        response.delete_cookie(JOB_COOKIE, path="/app")
+    elif job is not None:
+        response.set_cookie(
+            JOB_COOKIE, job, max_age=JOB_COOKIE_SECONDS, path="/app", httponly=True,
+            secure=secure, samesite="lax",
         )  # fmt: skip
     return response
 
@@ -231,7 +260,13 @@ def _message(request: Request, caller: AppCallerInfo, done: AppSubmitted) -> str
     "/task/{lease_id}/submit",
     summary="Submit the answer for a lease (a form, or JSON with X-CSRF-Token)",
     openapi_extra=json_body_doc(AppSubmitRequest, required=True),
-    responses={409: {"description": "Not recorded (skipped, sent already, or ran out and full)"}},
+    responses={
+        409: {
+            "model": ErrorBody,
+            "description": "Not recorded (skipped, sent already, or ran out and full); with "
+            "`outcome`, `message` and `reason` beside the error body's fields",
+        }
+    },
 )
 async def submit_task(request: Request, lease_id: LeaseId, caller: AppCaller) -> Response:
     form = await require_csrf(request, caller)  # the session is known; the body not yet read
@@ -279,7 +314,7 @@ def _extend(
     "/task/{lease_id}/heartbeat",
     summary="The worker is still at the task: extend the live lease (JSON, X-CSRF-Token)",
     openapi_extra=json_body_doc(HeartbeatRequest, required=False),
-    responses={409: {"description": "The lease has ended; it is not revived"}},
+    responses={409: {"model": ErrorBody, "description": "The lease has ended; it is not revived"}},
 )
 async def heartbeat(request: Request, lease_id: LeaseId, caller: AppCaller) -> Response:
     form = await require_csrf(request, caller)

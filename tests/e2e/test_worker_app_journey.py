@@ -254,14 +254,15 @@ def test_trainee_on_a_slow_phone_trains_then_answers_offline_once(
             assert _train(page, ctx, app_url, wp) >= 3
 
             # Both tasks of the job (gold or not, they look alike); the order is the engine's
-            # (gold is drawn at random: 99 % here). An older test's leftover task, served
-            # first (oldest job first), is answered with its draft and passed by.
+            # (gold is drawn at random: 99 % here). A task of another job (should the link's job
+            # run dry) is answered with its draft and passed by.
             seen: set[str] = set()
             for _ in range(8):
                 if seen == set(drafts):
                     break
                 meter.reset()
-                page.goto(f"{app_url}/app/task")
+                # The coordinator's link to this job (other tests' open jobs wait elsewhere).
+                page.goto(f"{app_url}/app/task?job={job_id}")
                 form = page.locator("#answer-form")
                 if not form.count():
                     expect(page.locator("#no-task")).to_be_visible()

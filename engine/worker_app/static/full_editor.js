@@ -6,50 +6,17 @@
 (function () {
   var form = document.getElementById("answer-form");
   var setupNode = document.getElementById("editor-setup");
-  if (!form || !setupNode) return;
+  if (!form || !setupNode || !window.KaziTaskPage) return;
   var setup = JSON.parse(setupNode.textContent);
-  var statusBox = document.getElementById("task-status");
-  var csrf = form.elements.csrf_token.value;
-  var opened = Date.now(), lastActive = Date.now(), lastBeat = Date.now();
-  var beatMs = Math.max(15, Number(form.dataset.heartbeatSeconds) || 60) * 1000;
-
-  function message(key) {
-    var t = document.getElementById("task-messages");
-    var node = t && t.content.querySelector('[data-key="' + key + '"]');
-    return node ? node.textContent : key;
-  }
-  function show(text, isError) {
-    statusBox.textContent = text;
-    statusBox.className = isError ? "error" : "notice";
-    statusBox.hidden = false;
-  }
+  var page = new window.KaziTaskPage(form);
   ["pointerdown", "keydown", "wheel"].forEach(function (name) {
-    document.addEventListener(name, function () { lastActive = Date.now(); }, true);
+    document.addEventListener(name, function () { page.active(); }, true);
   });
-  setInterval(function () {
-    if (lastActive <= lastBeat || !navigator.onLine) return;
-    lastBeat = Date.now();
-    fetch(form.dataset.heartbeatUrl, {
-      method: "POST", credentials: "same-origin", body: "{}",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf }
-    }).then(function (resp) { if (resp.status === 409) show(message("lease_ended"), true); }, function () {});
-  }, beatMs);
-
-  function done(result) {
-    if (!result.sent) { show(message("saved_offline"), false); return; }
-    var data = result.data || {};
-    if (result.status >= 200 && result.status < 300) {
-      window.location.assign("/app/task/done?outcome=" + encodeURIComponent(data.outcome || "filed"));
-      return;
-    }
-    show(data.message || data.detail || message("failed"), true);
-  }
+  page.startHeartbeat();
 
   function send(result) {
-    var spent = Math.round((Date.now() - opened) / 1000);
-    var payload = { client_answer_id: form.dataset.clientAnswerId, result: result, time_spent_seconds: spent };
-    show(message("sending"), false);
-    window.KaziOutbox.submit(form.action, csrf, payload).then(done, function () { show(message("failed"), true); });
+    page.submit({ client_answer_id: form.dataset.clientAnswerId, result: result,
+                  time_spent_seconds: page.secondsSpent() });
   }
 
   function start(LS) {
@@ -66,7 +33,7 @@
   }
 
   form.addEventListener("submit", function (e) { e.preventDefault(); });
-  if (!window.LabelStudio) { show(message("editor_missing"), true); return; } // not installed
+  if (!window.LabelStudio) { page.show(page.message("editor_missing"), true); return; } // not installed
   window.kaziEditor = new window.LabelStudio("label-studio", {
     config: setup.config,
     interfaces: ["panel", "topbar", "submit", "controls", "side-column", "annotations:current"],
@@ -75,12 +42,5 @@
     onLabelStudioLoad: start,
     onSubmitAnnotation: function (LS, annotation) { send(annotation.serializeAnnotation()); }
   });
-  window.KaziOutbox.flush(csrf).then(function (results) {
-    results.forEach(function (r) { if (r.record.client_answer_id === form.dataset.clientAnswerId) done(r); });
-  }, function () {});
-  window.addEventListener("online", function () {
-    window.KaziOutbox.flush(csrf).then(function (results) {
-      results.forEach(function (r) { if (r.record.client_answer_id === form.dataset.clientAnswerId) done(r); });
-    }, function () {});
-  });
+  page.sendWaiting();
 })();

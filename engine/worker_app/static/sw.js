@@ -5,10 +5,11 @@
 // POSTs are never cached: answers made offline wait in the outbox (offline_queue.js).
 "use strict";
 importScripts("/app/static/offline_queue.js");
-var VERSION = "kazi-app-v1";
+var VERSION = "kazi-app-v2";
 var SHELL = VERSION + "-shell", PAGES = VERSION + "-pages", MEDIA = VERSION + "-media";
 var SHELL_FILES = ["/app/static/app.css", "/app/static/app.js", "/app/static/task.css",
-                   "/app/static/light_editor.js", "/app/static/offline_queue.js"];
+                   "/app/static/light_editor.js", "/app/static/offline_queue.js",
+                   "/app/static/task_page.js"];
 var TASK_PAGE = "/app/task";
 var MEDIA_KEPT = 3;
 

@@ -592,6 +592,7 @@ def _bad_cases(own: str, others: str) -> list[tuple[str, str, str, dict[str, Any
         ("heartbeat: unknown field", "POST", f"/app/task/{own}/heartbeat",
          {"who": "own", "json": {"extend_by": 99999}}, 422),
         ("task: unknown editor", "GET", "/app/task?editor=huge", {"who": "own"}, 422),
+        ("task: a job id too long", "GET", f"/app/task?job={'j' * 200}", {"who": "own"}, 422),
         ("task: no session", "GET", "/app/task", {"who": "none_json"}, 401),
         ("done: unknown outcome", "GET", "/app/task/done?outcome=gold", {"who": "own"}, 422),
         ("done: no session", "GET", "/app/task/done", {"who": "none_json"}, 401),
@@ -630,3 +631,32 @@ def test_bad_input_to_every_task_route_gets_a_clear_4xx(app_client, ctx):  # typ
 def test_a_page_without_a_session_goes_to_the_login(app_client):  # type: ignore[no-untyped-def]
     resp = app_client.get("/app/task", follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"].startswith("/app/login?next=")
+
+
+def test_a_coordinators_job_link_is_followed_until_that_job_has_nothing_left(app_client, ctx):  # type: ignore[no-untyped-def]
+    first, chosen = seed_task(ctx), seed_task(ctx)
+    worker = app_worker(ctx)
+    unknown = app_client.get(f"/app/task?job={uuid.uuid4()}", headers=worker.cookie)
+    assert unknown.status_code == 404
+    page = app_client.get(f"/app/task?job={chosen.job_id}", headers=worker.cookie)
+    assert page.status_code == 200 and f'data-task-id="{chosen.task_id}"' in page.text
+    remembered = page.cookies.get("kazi_job")
+    assert remembered == chosen.job_id
+    # One lease at a time: another job's link shows the lease held.
+    again = app_client.get(f"/app/task?job={first.job_id}", headers=worker.cookie)
+    assert f'data-task-id="{chosen.task_id}"' in again.text
+    release_all(ctx, worker)
+    with_cookie = {"Cookie": f"{worker.cookie['Cookie']}; kazi_job={remembered}"}
+    held = app_client.get("/app/task", headers=with_cookie)
+    assert f'data-task-id="{chosen.task_id}"' in held.text
+    lease_id = re.search(r'data-lease-id="([^"]+)"', held.text).group(1)  # type: ignore[union-attr]
+    sent = app_client.post(
+        f"/app/task/{lease_id}/submit", headers=with_cookie, follow_redirects=False,
+        data={"csrf_token": worker.csrf, "client_answer_id": f"app-{lease_id}", "text": "done"},
+    )  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    # The chosen job has nothing left for this worker: any job's work, and the cookie goes.
+    after = app_client.get("/app/task", headers=with_cookie)
+    assert after.status_code == 200 and f'data-task-id="{chosen.task_id}"' not in after.text
+    assert re.search(r'kazi_job=""?;.*Max-Age=0', after.headers.get("set-cookie", ""), re.I)
+    release_all(ctx, worker)
