@@ -29,12 +29,11 @@ from engine.training.service import (
     training_summary,
 )
 from engine.unit_of_work import UnitOfWork
-from engine.worker_app.auth import AppCaller, require_csrf
+from engine.worker_app.auth import AppCaller, is_form, require_csrf
 from engine.worker_app.templating import render
 
 router = APIRouter(prefix="/app/training", tags=["worker app"])
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Signed media links outlive a slow answer on a shared phone, not much more.
 MEDIA_LINK_LIFETIME = timedelta(hours=2)
 ItemId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The training item's id")]
@@ -102,7 +101,7 @@ def answer_from_form(form: FormData) -> dict[str, Any]:
 async def answer_page(request: Request, caller: AppCaller, item_id: ItemId) -> Response:
     form = await require_csrf(request, caller)
     if form is None:  # the token came in the header: the body is still to read
-        if not request.headers.get("content-type", "").startswith(FORM_TYPES):
+        if not is_form(request):
             raise UnsupportedTrainingForm(
                 "send the answer form (application/x-www-form-urlencoded)"
             )

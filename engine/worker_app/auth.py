@@ -56,6 +56,11 @@ class AppCallerInfo:
     token: str  # the cookie's session token (logout ends it)
 
 
+def is_form(request: Request) -> bool:
+    """Whether the body is a browser form (urlencoded or multipart)."""
+    return request.headers.get("content-type", "").startswith(FORM_TYPES)
+
+
 def app_settings_of(request: Request) -> AppSettings:
     """The app's settings: the app's own copy when a test or the CLI set one, else the env's."""
     settings = getattr(request.app.state, "app_settings", None)
@@ -101,7 +106,7 @@ async def require_csrf(request: Request, caller: AppCallerInfo) -> FormData | No
     ``csrf_token`` field."""
     expected = caller.session.csrf_token.encode()
     form: FormData | None = None
-    if request.headers.get("content-type", "").startswith(FORM_TYPES):
+    if is_form(request):
         form = await request.form()
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and form is not None:

@@ -31,6 +31,7 @@ from engine.worker_app.auth import (
     CsrfFailed,
     OptionalAppCaller,
     app_settings_of,
+    is_form,
     require_csrf,
 )
 from engine.worker_app.sessions import (
@@ -51,7 +52,6 @@ from engine.worker_app.views import earnings_view, home_view, statement_months
 router = APIRouter(prefix="/app", tags=["worker app"])
 
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A form's answer: 303 to the next page (a browser follows it with a GET).
 REDIRECTS: dict[str, Any] = {
     "status_code": 303,
@@ -186,7 +186,7 @@ async def login(request: Request) -> Response:
     settings = app_settings_of(request)
     if not same_site_form(request, ctx.settings.public_url):
         raise CsrfFailed(labels.CSRF_FAILED)
-    if not request.headers.get("content-type", "").startswith(FORM_TYPES):
+    if not is_form(request):
         raise UnsupportedForm(labels.SEND_THE_FORM)
     form = await request.form()
     code, target = _field(form, "code"), safe_next(_field(form, "next"))

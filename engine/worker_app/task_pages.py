@@ -35,7 +35,13 @@ from engine.unit_of_work import UnitOfWork
 from engine.work import service
 from engine.work.service import DistributionSettings, InvalidAnswer, LeasedTask, LeaseNotFound
 from engine.worker_app import i18n
-from engine.worker_app.auth import AppCaller, AppCallerInfo, app_settings_of, require_csrf
+from engine.worker_app.auth import (
+    AppCaller,
+    AppCallerInfo,
+    app_settings_of,
+    is_form,
+    require_csrf,
+)
 from engine.worker_app.task_views import (
     EDITOR_COOKIE,
     LEASE_ENDED_MESSAGE,
@@ -67,7 +73,6 @@ router = APIRouter(prefix="/app", tags=["worker app"])
 
 CHANNEL = "app"
 SERVICE_WORKER = Path(__file__).parent / "static" / "sw.js"
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Label Studio's frontend styles its widgets with inline styles and <style> elements.
 FULL_EDITOR_CSP = {"style-src": "'unsafe-inline'"}
 EDITOR_COOKIE_SECONDS = 365 * 24 * 3600
@@ -215,10 +220,6 @@ def _submit(uow: UnitOfWork, worker_id: str, lease_id: str, body: AppSubmitReque
     return AppSubmitted(Outcome.LATE_FILED if result.late else Outcome.FILED, result.answer_id)
 
 
-def _is_form(request: Request) -> bool:
-    return request.headers.get("content-type", "").startswith(FORM_TYPES)
-
-
 def _form_fields(form: FormData) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, value in form.multi_items():
@@ -239,7 +240,7 @@ def _validated(model: type[Any], values: dict[str, Any]) -> Any:
 
 
 async def _submit_body(request: Request, form: FormData | None, lease_id: str) -> AppSubmitRequest:
-    if not _is_form(request):
+    if not is_form(request):
         return await read_json_body(request, AppSubmitRequest)
     fields = _form_fields(form if form is not None else await request.form())
     sent: AppFormSubmit = _validated(AppFormSubmit, fields)
@@ -273,7 +274,7 @@ async def submit_task(request: Request, lease_id: LeaseId, caller: AppCaller) ->
     body = await _submit_body(request, form, lease_id)
     done = await run_unit_of_work(get_ctx(request), _submit, caller.worker.id, lease_id, body)
     message = _message(request, caller, done)
-    if not _is_form(request):
+    if not is_form(request):
         content: dict[str, Any] = {
             "outcome": done.outcome.value, "message": message, "answer_id": done.answer_id,
         }  # fmt: skip
@@ -318,7 +319,7 @@ def _extend(
 )
 async def heartbeat(request: Request, lease_id: LeaseId, caller: AppCaller) -> Response:
     form = await require_csrf(request, caller)
-    if form is None and not _is_form(request):
+    if form is None and not is_form(request):
         await read_optional_json_body(request, HeartbeatRequest)
     ctx = get_ctx(request)
     try:
@@ -341,7 +342,7 @@ def _release(uow: UnitOfWork, worker_id: str, lease_id: str) -> None:
 async def skip_task(request: Request, lease_id: LeaseId, caller: AppCaller) -> Response:
     await require_csrf(request, caller)  # reads a form's csrf_token; skip takes nothing else
     await run_unit_of_work(get_ctx(request), _release, caller.worker.id, lease_id)
-    if _is_form(request):
+    if is_form(request):
         return RedirectResponse("/app/task/done?outcome=skipped", status_code=303)
     return JSONResponse({"status": "released"})
 
