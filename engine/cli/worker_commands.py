@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from engine.cli.app import CliFailure, ExitCode, app, examples
 
+if TYPE_CHECKING:
+    from engine.domain.training_path import TrainingStage
+    from engine.unit_of_work import UnitOfWork
+
 workers_app = typer.Typer(help="Worker accounts.", no_args_is_help=True)
 app.add_typer(workers_app, name="workers")
+
+
+def _registered_and_enrolled(
+    uow: UnitOfWork, register: Callable[..., Any], train: bool, *args: Any
+) -> tuple[Any, TrainingStage | None]:
+    """Register the worker and, for a new trainee when the engine has a qualification set, its
+    training record, in one transaction: a crash between the two would leave a trainee free to
+    take paid work untrained."""
+    from engine.training.service import enrol_new_trainee
+
+    created = register(uow, *args)
+    stage = enrol_new_trainee(uow, created.id) if train and created.tier == "trainee" else None
+    return created, stage
 
 
 @workers_app.command(
@@ -61,9 +79,12 @@ def workers_add(
             f"--demographics is not JSON: {exc}", ExitCode.BAD_INPUT, "bad_input"
         ) from exc
     pw = password or secrets.token_urlsafe(12)
+    train = not skip_training
     try:
         if not label_studio:
-            created = ctx.in_unit_of_work(register_worker, handle, tier, extra, consented)
+            created, stage = ctx.in_unit_of_work(
+                _registered_and_enrolled, register_worker, train, handle, tier, extra, consented
+            )
         else:
             gateway = label_studio_gateway(ctx.settings)
             if gateway is None:
@@ -76,22 +97,18 @@ def workers_add(
             # transaction open, and the worker and its mapping are then recorded together.
             ctx.in_unit_of_work(check_registration, handle, tier, extra, consented)
             login = sign_up_in_label_studio(gateway, handle, pw)
-            created = ctx.in_unit_of_work(
-                register_worker_with_login, handle, tier, login, extra, consented
-            )
+            created, stage = ctx.in_unit_of_work(
+                _registered_and_enrolled, register_worker_with_login, train,
+                handle, tier, login, extra, consented,
+            )  # fmt: skip
     except WorkerError as exc:
         raise CliFailure.from_error(exc) from exc
     except LabelStudioGatewayError as exc:
         raise CliFailure(f"Label Studio: {exc}", ExitCode.FAILED, "label_studio_error") from exc
     out: dict[str, object] = {"id": created.id, "handle": created.handle, "tier": created.tier,
                               "api_key": created.api_key}  # fmt: skip
-    if created.tier == "trainee" and not skip_training:
-        # A new trainee trains before paid work when the engine has a qualification set.
-        from engine.training.service import enrol_new_trainee
-
-        stage = ctx.in_unit_of_work(enrol_new_trainee, created.id)
-        if stage is not None:
-            out["training"] = stage.value
+    if stage is not None:
+        out["training"] = stage.value
     if label_studio:
         out["label_studio_email"] = login.email
         out["label_studio_password"] = pw
